@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`. Both build .venv from the locked
+# requirements first, so they work on a bare machine with python3 (3.11+).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/slds_test
+
+.PHONY: install run test test-sqlite test-postgres lock clean
+
+$(BIN)/slds: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+install: $(BIN)/slds
+
+# Migrate the embedded SQLite database, load the demo state, serve all four services on :8000.
+run: install
+	$(BIN)/slds demo
+	$(BIN)/slds serve
+
+# The suite on SQLite, then on PostgreSQL (set PG_TEST_URL, or SKIP_POSTGRES=1 to skip locally).
+test: install test-sqlite test-postgres
+
+test-sqlite: install
+	$(BIN)/pytest -q
+
+test-postgres: install
+ifeq ($(SKIP_POSTGRES),1)
+	@echo "SKIP_POSTGRES=1: PostgreSQL run skipped"
+else
+	SLDS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+endif
+
+# Re-resolve the pinned, hashed requirements after editing pyproject.toml.
+lock: install
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,205 @@
+"""`slds`: run, migrate and administer the system from a shell.
+
+    slds serve [--separate | --service NAME] [--host H] [--port P]
+    slds db upgrade [--revision REV]
+    slds users add USERNAME --role ROLE [--district ID ...] [--school ID ...] [--state XX]
+    slds clients add NAME --role ROLE [--district ID ...]      (prints the secret once)
+    slds keys rotate
+    slds demo                                                  (a small synthetic state)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shared.settings import SERVICE_NAMES, get_settings
+
+SEPARATE_PORTS = {"identity": 8001, "records": 8002, "disclosure": 8003, "reporting": 8004}
+
+
+def _run_in_session(work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """One unit of work in one transaction, as a request would do it."""
+    from shared.state import Database
+
+    async def main() -> Any:
+        db = Database.from_settings(get_settings())
+        try:
+            async with db.sessionmaker() as session, session.begin():
+                return await work(session)
+        finally:
+            await db.engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from shared.migrate import upgrade
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url, args.revision)
+    print(f"database at revision {args.revision}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if args.separate:
+        return _serve_separately(args.host)
+    if args.service:
+        factory = f"services.{args.service}.app:create_app"
+        uvicorn.run(factory, factory=True, host=args.host, port=args.port, log_config=None)
+    else:
+        uvicorn.run("services.gateway:create_gateway", factory=True, host=args.host,
+                    port=args.port, log_config=None)
+    return 0
+
+
+def _serve_separately(host: str) -> int:
+    """Four processes, one per service, on ports 8001-8004; identity's URL given to the others."""
+    env = dict(os.environ, SLDS_IDENTITY_URL=f"http://{host}:{SEPARATE_PORTS['identity']}")
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--service", name,
+                          "--host", host, "--port", str(port)], env=env)
+        for name, port in SEPARATE_PORTS.items()
+    ]
+    try:
+        return max(p.wait() for p in procs)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from services.identity.service import AccountService
+
+    password = args.password or os.environ.get("SLDS_NEW_PASSWORD") or getpass.getpass("Password: ")
+
+    async def work(session: Any) -> Any:
+        return await AccountService(session, get_settings()).create_user(
+            username=args.username, display_name=args.name or args.username, password=password,
+            role=args.role, state=args.state, district_ids=args.district, school_ids=args.school,
+            staff_id=args.staff_id, student_ids=args.student,
+        )
+
+    user = _run_or_report(work)
+    if user is None:
+        return 2
+    print(json.dumps({"id": user.id, "username": user.username, "role": user.role}))
+    return 0
+
+
+def cmd_clients_add(args: argparse.Namespace) -> int:
+    from services.identity.service import AccountService
+
+    async def work(session: Any) -> Any:
+        return await AccountService(session, get_settings()).create_client(
+            name=args.name, role=args.role, state=args.state,
+            district_ids=args.district, school_ids=args.school,
+        )
+
+    created = _run_or_report(work)
+    if created is None:
+        return 2
+    print(json.dumps({"client_id": created.client.client_id, "client_secret": created.secret,
+                      "note": "the secret is shown once; only its hash is kept"}))
+    return 0
+
+
+def cmd_keys_rotate(_args: argparse.Namespace) -> int:
+    from services.identity.service import KeyService
+
+    async def work(session: Any) -> str:
+        return (await KeyService(session, get_settings()).rotate()).kid
+
+    print(json.dumps({"new_kid": _run_in_session(work),
+                      "note": "old keys stop signing now and stay published until their tokens expire"}))
+    return 0
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    from services.demo import load_demo
+
+    cmd_db_upgrade(argparse.Namespace(revision="head"))
+    print(_run_in_session(load_demo))
+    return 0
+
+
+def _run_or_report(work: Callable[[Any], Awaitable[Any]]) -> Any:
+    from shared.errors import SLDSError
+
+    try:
+        return _run_in_session(work)
+    except SLDSError as exc:
+        print(json.dumps({"error": exc.title, "detail": exc.detail, **exc.extensions}), file=sys.stderr)
+        return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slds", description="State student data system")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the services (default: all four in one process)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    group = serve.add_mutually_exclusive_group()
+    group.add_argument("--separate", action="store_true", help="four processes on ports 8001-8004")
+    group.add_argument("--service", choices=SERVICE_NAMES, default=os.environ.get("SLDS_SERVICE") or None)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="apply migrations")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    def scope_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--role", required=True)
+        p.add_argument("--state")
+        p.add_argument("--district", action="append", default=[])
+        p.add_argument("--school", action="append", default=[])
+
+    users = sub.add_parser("users").add_subparsers(dest="users_command", required=True)
+    add_user = users.add_parser("add", help="create a person's account")
+    add_user.add_argument("username")
+    add_user.add_argument("--name")
+    add_user.add_argument("--password", help="prefer the prompt or SLDS_NEW_PASSWORD")
+    add_user.add_argument("--staff-id")
+    add_user.add_argument("--student", action="append", default=[])
+    scope_args(add_user)
+    add_user.set_defaults(func=cmd_users_add)
+
+    clients = sub.add_parser("clients").add_subparsers(dest="clients_command", required=True)
+    add_client = clients.add_parser("add", help="create a machine client; prints its secret once")
+    add_client.add_argument("name")
+    scope_args(add_client)
+    add_client.set_defaults(func=cmd_clients_add)
+
+    keys = sub.add_parser("keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("rotate", help="new signing key; old ones retire").set_defaults(func=cmd_keys_rotate)
+
+    sub.add_parser("demo", help="migrate and load a small synthetic state").set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Identity's HTTP surface for accounts and tokens (OAuth2 token endpoint, JWKS, revocations)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Header, Response, status
+from fastapi.responses import JSONResponse
+
+from services.identity.schemas import (
+    ClientCreate,
+    ClientCreated,
+    ClientOut,
+    PasswordChange,
+    RevocationList,
+    TokenResponse,
+    UserCreate,
+    UserOut,
+)
+from services.identity.service import AccountService, KeyService, TokenService, expires_at
+from shared.deps import CurrentPrincipal, DbSession, State
+from shared.errors import Forbidden, Unauthorized, UnprocessableContent, problem_response
+from shared.policy.principal import Principal
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+ACCOUNT_ADMIN_ROLES = frozenset({"state_data_admin"})
+
+oauth = APIRouter(prefix="/identity/v1", tags=["tokens"])
+accounts = APIRouter(prefix="/identity/v1", tags=["accounts"])
+
+
+def _oauth_error(status_code: int, error: str, detail: str) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if status_code == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="slds"'
+    return problem_response(status_code, f"oauth-{error.replace('_', '-')}", "Token request refused",
+                            detail, headers=headers, error=error)
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+@oauth.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    summary="Get an access token (OAuth2 client_credentials or password grant)",
+    responses={400: {"description": "invalid_request / invalid_grant"}, 401: {"description": "invalid_client"}},
+)
+async def token(
+    session: DbSession,
+    state: State,
+    grant_type: Annotated[str | None, Form()] = None,
+    username: Annotated[str | None, Form(max_length=150)] = None,
+    password: Annotated[str | None, Form(max_length=256)] = None,
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=256)] = None,
+    scope: Annotated[str | None, Form(max_length=500)] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    settings = state.settings
+    account_service = AccountService(session, settings)
+    if grant_type == "client_credentials":
+        credentials = _basic_credentials(authorization) or (
+            (client_id, client_secret) if client_id and client_secret else None
+        )
+        if credentials is None:
+            return _oauth_error(401, "invalid_client", "Client authentication is required.")
+        who = await account_service.authenticate_client(*credentials)
+        if who is None:
+            return _oauth_error(401, "invalid_client", "Client authentication failed.")
+    elif grant_type == "password":
+        if not username or not password:
+            return _oauth_error(400, "invalid_request", "username and password are required.")
+        user, reason = await account_service.authenticate_user(username, password)
+        if user is None:
+            # Failed attempts are counted, so this answer is returned, not raised: the request's
+            # single commit must still happen.
+            detail = ("The password has expired; change it at /identity/v1/password-changes."
+                      if reason == "expired" else
+                      "Invalid username or password, or too many attempts: try again later.")
+            return _oauth_error(400, "invalid_grant", detail)
+        who = user
+    elif grant_type is None:
+        return _oauth_error(400, "invalid_request", "grant_type is required.")
+    else:
+        return _oauth_error(400, "unsupported_grant_type", "Use client_credentials or password.")
+    access_token, lifetime = await TokenService(session, settings).issue(who)
+    body = TokenResponse(access_token=access_token, expires_in=lifetime)
+    return JSONResponse(body.model_dump(), headers=NO_STORE)
+
+
+@oauth.post("/oauth/revoke", status_code=200, summary="Revoke an access token (RFC 7009)")
+async def revoke(session: DbSession, state: State, token: Annotated[str, Form(max_length=8192)]) -> Response:
+    try:
+        claims = await state.verifier.verify_claims(token)
+    except Unauthorized:
+        return Response(status_code=200)  # RFC 7009: an invalid token needs no revocation
+    await AccountService(session, state.settings).revoke_token(
+        claims.sub, claims.jti, expires_at(claims.exp)
+    )
+    return Response(status_code=200)
+
+
+@oauth.get("/.well-known/jwks.json", summary="Public keys that verify our tokens")
+async def jwks(session: DbSession, state: State, response: Response) -> dict[str, object]:
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return await KeyService(session, state.settings).jwks()
+
+
+@oauth.get(
+    "/oauth/revocations",
+    response_model=RevocationList,
+    summary="Disabled accounts, revoked clients and revoked tokens (like a certificate revocation list)",
+)
+async def revocations(session: DbSession, state: State) -> dict[str, object]:
+    return await AccountService(session, state.settings).revocation_list()
+
+
+@oauth.post("/password-changes", status_code=204, summary="Change a password (also when expired)")
+async def change_password(body: PasswordChange, session: DbSession, state: State) -> Response:
+    reason = await AccountService(session, state.settings).change_password(
+        body.username, body.current_password, body.new_password
+    )
+    if reason == "invalid":
+        return _oauth_error(400, "invalid_grant", "Invalid username or password, or too many attempts.")
+    if reason:
+        raise UnprocessableContent(
+            "The new password is not accepted.",
+            errors=[{"field": "body.new_password", "code": "weak_password", "message": reason[6:]}],
+        )
+    return Response(status_code=204)
+
+
+def _require_account_admin(principal: Principal) -> None:
+    if principal.role not in ACCOUNT_ADMIN_ROLES:
+        raise Forbidden("Only a state data administrator manages accounts.")
+
+
+@accounts.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserCreate, session: DbSession, state: State, principal: CurrentPrincipal):
+    _require_account_admin(principal)
+    user = await AccountService(session, state.settings).create_user(
+        username=body.username, display_name=body.display_name, password=body.password,
+        role=body.role, state=body.state, district_ids=body.district_ids,
+        school_ids=body.school_ids, staff_id=body.staff_id, student_ids=body.student_ids,
+    )
+    return user
+
+
+@accounts.post("/users/{user_id}/disable", response_model=UserOut)
+async def disable_user(user_id: str, session: DbSession, state: State, principal: CurrentPrincipal):
+    _require_account_admin(principal)
+    return await AccountService(session, state.settings).disable_user(user_id)
+
+
+@accounts.post("/clients", response_model=ClientCreated, status_code=status.HTTP_201_CREATED)
+async def create_client(body: ClientCreate, session: DbSession, state: State, principal: CurrentPrincipal):
+    _require_account_admin(principal)
+    created = await AccountService(session, state.settings).create_client(
+        name=body.name, role=body.role, state=body.state,
+        district_ids=body.district_ids, school_ids=body.school_ids,
+    )
+    out = ClientOut.model_validate(created.client).model_dump()
+    return JSONResponse(
+        ClientCreated(**out, client_secret=created.secret).model_dump(mode="json"),
+        status_code=201, headers=NO_STORE,
+    )
+
+
+@accounts.post("/clients/{client_id}/revoke", response_model=ClientOut)
+async def revoke_client(client_id: str, session: DbSession, state: State, principal: CurrentPrincipal):
+    _require_account_admin(principal)
+    return await AccountService(session, state.settings).revoke_client(client_id)

@@ -1,0 +1,98 @@
+"""Queries on identity's tables. Repositories flush when asked, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.models import ClientApp, RevokedToken, SigningKey, UserAccount
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def user_by_username(self, username: str) -> UserAccount | None:
+        return await self.session.scalar(
+            select(UserAccount).where(UserAccount.username == username.lower())
+        )
+
+    async def user_by_id(self, user_id: str) -> UserAccount | None:
+        return await self.session.get(UserAccount, user_id)
+
+    async def client_by_id(self, client_id: str) -> ClientApp | None:
+        return await self.session.get(ClientApp, client_id)
+
+    async def add(self, entity: UserAccount | ClientApp) -> None:
+        self.session.add(entity)
+        await self.session.flush()
+
+    async def disabled_subjects(self) -> list[str]:
+        users = await self.session.scalars(
+            select(UserAccount.id).where(UserAccount.disabled_at.is_not(None))
+        )
+        clients = await self.session.scalars(
+            select(ClientApp.client_id).where(ClientApp.revoked_at.is_not(None))
+        )
+        return [f"user:{u}" for u in users] + [f"client:{c}" for c in clients]
+
+    async def subject_disabled(self, subject: str) -> bool:
+        kind, _, key = subject.partition(":")
+        if kind == "user":
+            user = await self.user_by_id(key)
+            return user is None or user.disabled_at is not None
+        if kind == "client":
+            client = await self.client_by_id(key)
+            return client is None or client.revoked_at is not None
+        return True
+
+
+class KeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def signing_key(self) -> SigningKey | None:
+        return await self.session.scalar(
+            select(SigningKey)
+            .where(SigningKey.retired_at.is_(None))
+            .order_by(SigningKey.created_at.desc())
+            .limit(1)
+        )
+
+    async def published(self, retired_after: datetime) -> Sequence[SigningKey]:
+        rows = await self.session.scalars(
+            select(SigningKey)
+            .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > retired_after))
+            .order_by(SigningKey.created_at)
+        )
+        return rows.all()
+
+    async def active(self) -> Sequence[SigningKey]:
+        rows = await self.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None)))
+        return rows.all()
+
+    async def add(self, key: SigningKey) -> None:
+        self.session.add(key)
+        await self.session.flush()
+
+
+class RevokedTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RevokedToken) -> None:
+        if await self.session.get(RevokedToken, token.jti) is None:
+            self.session.add(token)
+            await self.session.flush()
+
+    async def is_revoked(self, jti: str) -> bool:
+        return await self.session.get(RevokedToken, jti) is not None
+
+    async def unexpired_ids(self, now: datetime) -> list[str]:
+        rows = await self.session.scalars(
+            select(RevokedToken.jti).where(RevokedToken.expires_at > now)
+        )
+        return list(rows)

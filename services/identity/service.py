@@ -1,0 +1,305 @@
+"""Accounts, clients, signing keys and tokens: the rules; endpoints and the CLI both call these."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.models import ClientApp, RevokedToken, SigningKey, UserAccount
+from services.identity.repository import AccountRepository, KeyRepository, RevokedTokenRepository
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound, UnprocessableContent
+from shared.policy.roles import UnknownRoleError, get_role
+from shared.security.keys import decrypt_private_pem, generate_signing_key
+from shared.security.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problems,
+    verify_password_timing_safe,
+)
+from shared.security.tokens import MAX_LIFETIME_SECONDS, TokenSubject, issue_token
+from shared.settings import Settings
+
+CLIENT_SECRET_BYTES = 32
+_DUMMY_SECRET_HASH = hashlib.sha256(b"no such client").hexdigest()
+
+
+def hash_client_secret(secret: str) -> str:
+    # Client secrets are 256 random bits, so a fast hash is enough (argon2 is for low-entropy
+    # passwords); compared in constant time.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# Which part of an account's scope each row-scope rule reads (see shared/policy/data/roles.toml).
+_SCOPE_NEEDS = {
+    "state": ("state", "a state"),
+    "district": ("district_ids", "a district"),
+    "special_education": ("district_ids", "a district"),
+    "school": ("school_ids", "a school"),
+    "class_sections": ("staff_id", "a staff ID"),
+    "caseload": ("staff_id", "a staff ID"),
+    "service_provider": ("staff_id", "a staff ID"),
+}
+
+
+def scope_problems(
+    role: str, state: str | None, districts: list[str], schools: list[str], staff_id: str | None = None
+) -> list[dict[str, str]]:
+    """An account's organisation scope must fit its role's row scope (a teacher needs a staff ID,
+    a principal a school), or the policy library would have nothing to scope it by."""
+    try:
+        spec = get_role(role)
+    except UnknownRoleError:
+        return [{"field": "role", "code": "unknown_role", "message": "Unknown role"}]
+    values = {"state": state, "district_ids": districts, "school_ids": schools, "staff_id": staff_id}
+    need = _SCOPE_NEEDS.get(spec.row_scope)
+    if need is not None and not values[need[0]]:
+        return [{"field": need[0], "code": "missing", "message": f"This role needs {need[1]}"}]
+    return []
+
+
+def _scope_error(problems: list[dict[str, str]]) -> UnprocessableContent:
+    return UnprocessableContent("See 'errors' for every field that needs attention.", errors=problems)
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client: ClientApp
+    secret: str  # shown once, never stored
+
+
+class AccountService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.settings = settings
+        self.accounts = AccountRepository(session)
+        self.revoked = RevokedTokenRepository(session)
+
+    async def create_user(
+        self,
+        *,
+        username: str,
+        display_name: str,
+        password: str,
+        role: str,
+        state: str | None = None,
+        district_ids: list[str] | None = None,
+        school_ids: list[str] | None = None,
+        staff_id: str | None = None,
+        student_ids: list[str] | None = None,
+    ) -> UserAccount:
+        districts, schools = list(district_ids or []), list(school_ids or [])
+        problems = scope_problems(role, state, districts, schools, staff_id)
+        problems += [
+            {"field": "password", "code": "weak_password", "message": f"Password {reason}"}
+            for reason in password_problems(
+                password, min_length=self.settings.password_min_length, username=username
+            )
+        ]
+        if problems:
+            raise _scope_error(problems)
+        if await self.accounts.user_by_username(username) is not None:
+            raise Conflict("An account with this username already exists.")
+        user = UserAccount(
+            username=username.lower(),
+            display_name=display_name,
+            password_hash=hash_password(password),
+            password_changed_at=utcnow(),
+            role=role,
+            state_code=state,
+            district_ids=districts,
+            school_ids=schools,
+            staff_id=staff_id,
+            student_ids=list(student_ids or []),
+        )
+        await self.accounts.add(user)
+        return user
+
+    async def create_client(
+        self,
+        *,
+        name: str,
+        role: str,
+        state: str | None = None,
+        district_ids: list[str] | None = None,
+        school_ids: list[str] | None = None,
+    ) -> NewClient:
+        districts, schools = list(district_ids or []), list(school_ids or [])
+        if problems := scope_problems(role, state, districts, schools):
+            raise _scope_error(problems)
+        secret = secrets.token_urlsafe(CLIENT_SECRET_BYTES)
+        client = ClientApp(
+            client_id="c_" + secrets.token_hex(12),
+            name=name,
+            secret_hash=hash_client_secret(secret),
+            role=role,
+            state_code=state,
+            district_ids=districts,
+            school_ids=schools,
+        )
+        await self.accounts.add(client)
+        return NewClient(client, secret)
+
+    async def disable_user(self, user_id: str) -> UserAccount:
+        user = await self.accounts.user_by_id(user_id)
+        if user is None:
+            raise NotFound("No such account.")
+        user.disabled_at = user.disabled_at or utcnow()
+        return user
+
+    async def revoke_client(self, client_id: str) -> ClientApp:
+        client = await self.accounts.client_by_id(client_id)
+        if client is None:
+            raise NotFound("No such client.")
+        client.revoked_at = client.revoked_at or utcnow()
+        return client
+
+    async def authenticate_user(self, username: str, password: str) -> tuple[UserAccount | None, str]:
+        """(account, "") on success, else (None, reason). Every path costs one argon2 verify."""
+        user = await self.accounts.user_by_username(username)
+        now = utcnow()
+        ok = verify_password_timing_safe(password, user.password_hash if user else None)
+        if user is None:
+            return None, "invalid"
+        if user.disabled_at is not None:
+            return None, "invalid"
+        if user.locked_until is not None and user.locked_until > now:
+            return None, "invalid"
+        if not ok:
+            user.failed_logins += 1
+            if user.failed_logins >= self.settings.login_lockout_threshold:
+                user.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
+                user.failed_logins = 0
+            return None, "invalid"
+        user.failed_logins = 0
+        user.locked_until = None
+        max_age = self.settings.password_max_age_days
+        if max_age is not None and user.password_changed_at < now - timedelta(days=max_age):
+            return None, "expired"
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.last_login_at = now
+        return user, ""
+
+    async def change_password(self, username: str, current: str, new: str) -> str:
+        """Returns "" on success, else a reason: invalid credentials or the new password's flaws."""
+        user, reason = await self.authenticate_user(username, current)
+        if user is None and reason != "expired":
+            return "invalid"
+        user = user or await self.accounts.user_by_username(username)
+        assert user is not None
+        if problems := password_problems(new, min_length=self.settings.password_min_length,
+                                          username=user.username):
+            return "weak: " + "; ".join(problems)
+        if verify_password_timing_safe(new, user.password_hash):
+            return "weak: must differ from the current password"
+        user.password_hash = hash_password(new)
+        user.password_changed_at = utcnow()
+        return ""
+
+    async def authenticate_client(self, client_id: str, secret: str) -> ClientApp | None:
+        client = await self.accounts.client_by_id(client_id) if len(client_id) <= 64 else None
+        expected = client.secret_hash if client else _DUMMY_SECRET_HASH
+        ok = hmac.compare_digest(expected, hash_client_secret(secret))
+        if client is None or not ok or client.revoked_at is not None:
+            return None
+        client.last_used_at = utcnow()
+        return client
+
+    async def revoke_token(self, subject: str, jti: str, expires_at: datetime) -> None:
+        await self.revoked.add(
+            RevokedToken(jti=jti, subject=subject, expires_at=expires_at, revoked_at=utcnow())
+        )
+
+    async def revocation_list(self) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "disabled_subjects": sorted(await self.accounts.disabled_subjects()),
+            "revoked_token_ids": sorted(await self.revoked.unexpired_ids(now)),
+            "generated_at": now.isoformat(),
+        }
+
+
+# Decrypted private keys, by kid: decrypting (PBKDF2) on every token would cost ~100 ms.
+_private_pem_cache: dict[str, str] = {}
+
+
+class KeyService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.settings = settings
+        self.keys = KeyRepository(session)
+
+    def _publish_window_start(self) -> datetime:
+        # A retired key stays published until every token it signed has expired.
+        return utcnow() - timedelta(seconds=MAX_LIFETIME_SECONDS + 60)
+
+    async def signing_key(self) -> tuple[SigningKey, str]:
+        key = await self.keys.signing_key()
+        if key is None:
+            key = await self.rotate()
+        pem = _private_pem_cache.get(key.kid)
+        if pem is None:
+            pem = decrypt_private_pem(key.private_pem_encrypted, self.settings.resolved_secret_key())
+            _private_pem_cache[key.kid] = pem
+        return key, pem
+
+    async def rotate(self) -> SigningKey:
+        """New signing key now; the old ones stop signing but stay published until their tokens
+        expire, so verifiers that refetch the key set on an unknown kid never see a gap."""
+        now = utcnow()
+        for old in await self.keys.active():
+            old.retired_at = now
+        generated = generate_signing_key(self.settings.token_algorithm, self.settings.resolved_secret_key())
+        key = SigningKey(
+            kid=generated.kid,
+            algorithm=generated.algorithm,
+            private_pem_encrypted=generated.private_pem_encrypted,
+            public_jwk=generated.public_jwk,
+            created_at=now,
+        )
+        await self.keys.add(key)
+        return key
+
+    async def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        keys = await self.keys.published(self._publish_window_start())
+        return {"keys": [k.public_jwk for k in keys if k.algorithm == self.settings.token_algorithm]}
+
+
+class TokenService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.settings = settings
+        self.key_service = KeyService(session, settings)
+
+    async def issue(self, who: UserAccount | ClientApp) -> tuple[str, int]:
+        key, pem = await self.key_service.signing_key()
+        is_user = isinstance(who, UserAccount)
+        lifetime = self.settings.user_token_seconds if is_user else self.settings.client_token_seconds
+        subject = TokenSubject(
+            subject=who.subject,
+            kind="user" if is_user else "client",
+            role=who.role,
+            state=who.state_code,
+            district_ids=tuple(who.district_ids),
+            school_ids=tuple(who.school_ids),
+            staff_id=who.staff_id if is_user else None,
+            student_ids=tuple(who.student_ids) if is_user else (),
+        )
+        token, claims = issue_token(
+            subject,
+            private_pem=pem,
+            kid=key.kid,
+            algorithm=key.algorithm,
+            issuer=self.settings.token_issuer,
+            audience=self.settings.token_audience,
+            lifetime_seconds=lifetime,
+        )
+        return token, claims.exp - claims.iat
+
+
+def expires_at(exp: int) -> datetime:
+    return datetime.fromtimestamp(exp, UTC)

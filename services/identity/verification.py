@@ -1,0 +1,56 @@
+"""How identity verifies tokens itself: straight from its own tables, no HTTP to itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from services.identity.repository import AccountRepository, RevokedTokenRepository
+from services.identity.service import KeyService
+from shared.state import Database
+from shared.security.tokens import TokenVerifier, TTLCache
+from shared.settings import Settings
+
+
+class DbKeySource:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._min_refresh = settings.jwks_min_refresh_seconds
+        self._cache = TTLCache(self._fetch, settings.jwks_cache_seconds)
+
+    async def _fetch(self) -> dict[str, dict[str, Any]]:
+        async with self._db.sessionmaker() as session:
+            jwks = await KeyService(session, self._settings).jwks()
+        return {k["kid"]: k for k in jwks["keys"]}
+
+    async def get_key(self, kid: str) -> dict[str, Any] | None:
+        keys = await self._cache.get()
+        if kid not in keys and self._cache.age() >= self._min_refresh:
+            keys = await self._cache.get(max_age=self._min_refresh)
+        return keys.get(kid)
+
+
+class DbRevocationSource:
+    """At identity a disable takes effect at once: the account row is checked on every call."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def is_revoked(self, subject: str, token_id: str) -> bool:
+        async with self._db.sessionmaker() as session:
+            if await AccountRepository(session).subject_disabled(subject):
+                return True
+            return await RevokedTokenRepository(session).is_revoked(token_id)
+
+
+def local_verifier(settings: Settings, db: Database, _identity: httpx.AsyncClient) -> TokenVerifier:
+    return TokenVerifier(
+        algorithm=settings.token_algorithm,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        keys=DbKeySource(db, settings),
+        revocations=DbRevocationSource(db),
+        max_token_bytes=settings.max_token_bytes,
+    )

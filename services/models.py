@@ -1,0 +1,3 @@
+"""Imports every service's models so the shared metadata (and Alembic) sees all tables."""
+
+from services.identity import models as identity_models  # noqa: F401

@@ -1,0 +1,29 @@
+"""The records service: student and staff records served through the policy library."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from services.records.endpoints import policy
+from shared.app import create_service_app
+from shared.state import Database
+from shared.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    peer_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    return create_service_app(
+        "records",
+        title="SLDS records service",
+        description="Student and staff records, projected field by field for each caller.",
+        version="0.1.0",
+        routers=[policy],
+        settings=settings,
+        database=database,
+        peer_transport=peer_transport,
+    )

@@ -1,0 +1,83 @@
+"""`create_service_app`: what every service's `create_app()` shares: lifespan-managed resources
+(engine, sessions, token verifier, peer client), problem+json errors, request ids, JSON logs,
+health/readiness probes and `whoami`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from shared.errors import install_error_handlers
+from shared.middleware import RequestContextMiddleware
+from shared.operations import operations_router
+from shared.peers import peer_client
+from shared.security.tokens import HttpJwksKeySource, HttpRevocationSource, TokenVerifier
+from shared.settings import ServiceName, Settings, get_settings
+from shared.state import Database, ServiceState
+
+
+VerifierFactory = Callable[[Settings, Database, httpx.AsyncClient], TokenVerifier]
+
+
+def remote_verifier(settings: Settings, _db: Database, identity: httpx.AsyncClient) -> TokenVerifier:
+    """How records, disclosure and reporting verify: identity's published keys and revocations."""
+    return TokenVerifier(
+        algorithm=settings.token_algorithm,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        keys=HttpJwksKeySource(
+            lambda: identity, "/identity/v1/.well-known/jwks.json",
+            ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds,
+        ),
+        revocations=HttpRevocationSource(
+            lambda: identity, "/identity/v1/oauth/revocations", ttl=settings.revocation_cache_seconds
+        ),
+        max_token_bytes=settings.max_token_bytes,
+    )
+
+
+def create_service_app(
+    service: ServiceName,
+    *,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[APIRouter],
+    settings: Settings | None = None,
+    database: Database | None = None,
+    peer_transport: httpx.AsyncBaseTransport | None = None,
+    verifier_factory: VerifierFactory = remote_verifier,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database.from_settings(settings)
+        identity = peer_client(settings.identity_url, peer_transport)
+        app.state.slds = ServiceState(
+            service, settings, db, identity, verifier_factory(settings, db, identity)
+        )
+        try:
+            yield
+        finally:
+            await identity.aclose()
+            if database is None:
+                await db.engine.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        docs_url=f"/{service}/docs",
+        redoc_url=None,
+        openapi_url=f"/{service}/openapi.json",
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=service)
+    app.include_router(operations_router(service))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,52 @@
+"""FastAPI dependencies shared by the services, as `Annotated` aliases.
+
+`DbSession` is the one commit per request: handlers and repositories flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.state import ServiceState
+from shared.errors import Unauthorized
+from shared.policy.principal import Principal
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /identity/v1/oauth/token")
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.slds
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+async def get_session(state: State) -> AsyncIterator[AsyncSession]:
+    async with state.db.sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_principal(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer token is required.")
+    return await state.verifier.verify(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,153 @@
+"""One exception hierarchy and RFC 9457 problem+json for every error a service returns.
+
+Validation problems name the field, never its value (values may be PII), and no stack trace ever
+reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.request_context import current_request_id
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://slds.example.gov/problems/"
+
+logger = logging.getLogger("slds.errors")
+
+
+class SLDSError(Exception):
+    status: int = 500
+    code: str = "internal-error"
+    title: str = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+class BadRequest(SLDSError):
+    status, code, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(SLDSError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kw: Any) -> None:
+        kw.setdefault("headers", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        super().__init__(detail, **kw)
+
+
+class Forbidden(SLDSError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(SLDSError):
+    status, code, title = 404, "not-found", "Not found"
+
+
+class Conflict(SLDSError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(SLDSError):
+    status, code, title = 412, "precondition-failed", "Precondition failed"
+
+
+class UnprocessableContent(SLDSError):
+    status, code, title = 422, "validation-error", "The request is not valid"
+
+
+class TooManyRequests(SLDSError):
+    status, code, title = 429, "too-many-requests", "Too many requests"
+
+
+class ServiceUnavailable(SLDSError):
+    status, code, title = 503, "service-unavailable", "Service unavailable"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + code, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body["request_id"] = current_request_id()
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "guardians", 0, "last_name") -> "body.guardians[0].last_name"
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_problems(errors: list[Any]) -> list[dict[str, str]]:
+    """Every problem at once, each naming its field; pydantic's `input` and `ctx` are dropped
+    because they can carry the submitted value."""
+    return [
+        {"field": _field_path(err.get("loc", ())), "code": err.get("type", "invalid"),
+         "message": _safe_message(err)}
+        for err in errors
+    ]
+
+
+def _safe_message(err: dict[str, Any]) -> str:
+    # Messages from our own validators ("value_error") may quote input; use a generic text.
+    if err.get("type") in {"value_error", "assertion_error"}:
+        return "Value is not valid"
+    return str(err.get("msg", "Value is not valid"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SLDSError)
+    async def _slds_error(request: Request, exc: SLDSError) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extensions
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(
+            422, "validation-error", "The request is not valid",
+            "See 'errors' for every field that needs attention.",
+            errors=validation_problems(list(exc.errors())),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed")}
+        code, title = titles.get(exc.status_code, ("http-error", "HTTP error"))
+        return problem_response(exc.status_code, code, title, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        return problem_response(500, "internal-error", "Internal server error",
+                                "The error was logged with this request id.")

@@ -1,0 +1,27 @@
+"""The request id of the request being served, for logs, problems and calls to other services."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+
+_request_id: ContextVar[str | None] = ContextVar("slds_request_id", default=None)
+_VALID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def accept_request_id(incoming: str | None) -> str:
+    """Keep a caller's well-formed X-Request-ID (so a trace spans services); otherwise mint one."""
+    return incoming if incoming and _VALID.match(incoming) else uuid.uuid4().hex
+
+
+def set_request_id(value: str | None):  # noqa: ANN201 - returns a contextvar Token
+    return _request_id.set(value)
+
+
+def reset_request_id(token) -> None:  # noqa: ANN001
+    _request_id.reset(token)

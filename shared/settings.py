@@ -1,0 +1,85 @@
+"""Settings for every service, read from `SLDS_*` environment variables (pydantic-settings).
+
+The defaults are the embedded developer setup: SQLite under ./var, the four services mounted in
+one process. Production sets `SLDS_DATABASE_URL` (PostgreSQL), `SLDS_SECRET_KEY` and the URLs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("identity", "records", "disclosure", "reporting")
+ServiceName = Literal["identity", "records", "disclosure", "reporting"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLDS_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: sqlite+aiosqlite:///<var_dir>/slds.db
+    database_echo: bool = False
+
+    # Key that encrypts signing keys at rest and keys the SSN hash. Required in production; in
+    # development it is generated once into var/secret.key so restarts keep working.
+    secret_key: SecretStr | None = None
+
+    # Tokens. One audience for all four services: one token works at every one of them.
+    token_issuer: str = "https://slds.example.gov/identity"
+    token_audience: str = "slds"
+    token_algorithm: Literal["ES256", "RS256"] = "ES256"
+    user_token_seconds: int = Field(default=900, ge=60, le=3600)
+    client_token_seconds: int = Field(default=3600, ge=60, le=3600)
+    max_token_bytes: int = 8192
+    jwks_cache_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 5.0  # unknown kid: refetch at most this often
+    revocation_cache_seconds: float = 5.0  # a disabled account is refused everywhere within this
+
+    # Where the other services find identity. Empty: in-process (the services run mounted together).
+    identity_url: str = ""
+
+    # People's passwords (NIST 800-63B by default; a state policy may turn on forced expiry).
+    password_min_length: int = 12
+    password_max_age_days: int | None = None  # e.g. 90 where a state policy requires it
+    login_lockout_threshold: int = 5
+    login_lockout_minutes: int = 15
+
+    # Paging.
+    page_limit_default: int = 50
+    page_limit_max: int = 500
+
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'slds.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> bytes:
+        """The deployment secret; generated into var/secret.key outside production."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if self.environment == "production":
+            raise RuntimeError("SLDS_SECRET_KEY must be set in production")
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

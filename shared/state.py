@@ -1,0 +1,35 @@
+"""What a running service holds (hung on `app.state.slds` by its lifespan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db import create_engine, create_sessionmaker
+from shared.security.tokens import TokenVerifier
+from shared.settings import ServiceName, Settings
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    owned: bool = True  # False when a test or the gateway lends it
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_engine(settings.effective_database_url, echo=settings.database_echo)
+        return cls(engine, create_sessionmaker(engine))
+
+
+@dataclass
+class ServiceState:
+    """Everything a request handler may need, hung on `app.state.slds`."""
+
+    service: ServiceName
+    settings: Settings
+    db: Database
+    identity: httpx.AsyncClient
+    verifier: TokenVerifier
