@@ -42,3 +42,5 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
     # uvicorn's own access log prints raw paths (student ids): ours logs route templates instead.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every peer call's full URL at INFO; peer URLs can carry identifiers.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
