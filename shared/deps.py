@@ -37,7 +37,9 @@ async def get_session(state: State) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit runs when the handler returns and before the response is sent, so
+# a commit that fails is the client's 500, never a 200 for data that was not stored.
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_principal(
