@@ -119,10 +119,12 @@ def validation_problems(errors: list[Any]) -> list[dict[str, str]]:
 
 
 def _safe_message(err: dict[str, Any]) -> str:
-    # Messages from our own validators ("value_error") may quote input; use a generic text.
-    if err.get("type") in {"value_error", "assertion_error"}:
+    # Pydantic's own messages never quote the input. Ours ("value_error") are written never to
+    # quote it either (a rule for every validator in this codebase); assertions get a generic text.
+    message = str(err.get("msg", "Value is not valid"))
+    if err.get("type") == "assertion_error":
         return "Value is not valid"
-    return str(err.get("msg", "Value is not valid"))
+    return message.removeprefix("Value error, ")
 
 
 def install_error_handlers(app: FastAPI) -> None:

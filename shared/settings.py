@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     login_lockout_threshold: int = 5
     login_lockout_minutes: int = 15
 
+    # Identity matching: a re-estimated model (`slds identity estimate`) and the decision
+    # thresholds on the match probability. Unset: the shipped default model and thresholds.
+    match_model_path: str | None = None
+    match_upper_threshold: float | None = Field(default=None, gt=0, lt=1)
+    match_lower_threshold: float | None = Field(default=None, gt=0, lt=1)
+
     # Paging.
     page_limit_default: int = 50
     page_limit_max: int = 500

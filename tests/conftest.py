@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.gateway import Gateway, create_gateway
@@ -25,7 +24,7 @@ from shared.state import Database
 from shared.db import create_engine
 from shared.migrate import upgrade
 from shared.settings import Settings
-from tests.helpers import TEST_PASSWORD
+from tests.helpers import TEST_PASSWORD, recreate_postgres_database
 
 BASE_URL = "http://slds.test"
 
@@ -34,23 +33,8 @@ def _test_database_url(tmp_dir: Path) -> str:
     url = os.environ.get("SLDS_TEST_DATABASE_URL")
     if not url:
         return f"sqlite+aiosqlite:///{tmp_dir / 'slds-test.db'}"
-    asyncio.run(_recreate_postgres_database(url))
+    asyncio.run(recreate_postgres_database(url))
     return url
-
-
-async def _recreate_postgres_database(url: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    admin = await asyncpg.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-        password=parsed.password, database="postgres",
-    )
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The identity service: accounts and tokens now; state IDs, matching and the locator next."""
+"""The identity service: accounts and tokens; state IDs, resolve (matching) and the review queue."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.identity.endpoints import accounts, oauth
+from services.identity.person_endpoints import reviews, students
 from services.identity.verification import local_verifier
 from shared.app import create_service_app
 from shared.state import Database
@@ -23,7 +24,7 @@ def create_app(
         title="SLDS identity service",
         description="Accounts, machine clients and tokens for all four services; state IDs.",
         version="0.1.0",
-        routers=[oauth, accounts],
+        routers=[oauth, accounts, students, reviews],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

@@ -1,14 +1,12 @@
-"""Identity's tables: accounts, machine clients, signing keys and revoked tokens.
-
-(Persons, state IDs and match reviews join them in the identity issue.)
-"""
+"""Identity's tables: accounts, machine clients, signing keys, revoked tokens; persons with their
+state IDs, district aliases, blocking keys and the review queue."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, TimestampMixin, new_uuid
@@ -74,3 +72,88 @@ class RevokedToken(Base):
     subject: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime]
+
+
+class Person(TimestampMixin, Base):
+    """A student or staff member known to the state, under the state ID assigned to them.
+
+    The demographics are the ones identity matches on (as first submitted; later variants add
+    blocking keys, not overwrites). A retired ID (merged) keeps its row and points at the survivor,
+    so it is never reassigned and still answers."""
+
+    __tablename__ = "identity_person"
+
+    state_id: Mapped[str] = mapped_column(String(10), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "student" | "staff"
+    first_name: Mapped[str] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    suffix: Mapped[str | None] = mapped_column(String(10))
+    birth_date: Mapped[date | None]
+    sex: Mapped[str | None] = mapped_column(String(1))
+    hispanic_latino: Mapped[bool | None]
+    races: Mapped[list[str]] = mapped_column(default=list)
+    guardian_names: Mapped[list[str]] = mapped_column(default=list)
+    ssn_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    birthplace: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(8), default="active")  # "active" | "retired"
+    merged_into: Mapped[str | None] = mapped_column(ForeignKey("identity_person.state_id"))
+    assigned_by_district: Mapped[str | None] = mapped_column(String(32))
+
+
+class Alias(TimestampMixin, Base):
+    """A district's local ID for a person: the deterministic path of resolve."""
+
+    __tablename__ = "identity_alias"
+
+    district_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    state_id: Mapped[str] = mapped_column(ForeignKey("identity_person.state_id"), index=True)
+
+
+class BlockingKey(Base):
+    """Short keys per person (see services/identity/matching/blocking.py): resolve looks up the
+    incoming person's keys here to find the few candidates worth scoring."""
+
+    __tablename__ = "identity_blocking_key"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    state_id: Mapped[str] = mapped_column(ForeignKey("identity_person.state_id"), primary_key=True, index=True)
+
+
+class ReviewItem(TimestampMixin, Base):
+    """A near match held for a level-1 data steward: no ID is handed out until it is decided."""
+
+    __tablename__ = "identity_review_item"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    kind: Mapped[str] = mapped_column(String(8), default="student")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | same_person | different_persons
+    district_id: Mapped[str] = mapped_column(String(32))
+    local_id: Mapped[str] = mapped_column(String(64))
+    submission: Mapped[dict[str, Any]]  # the facts as submitted, the SSN only as its keyed hash
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # state IDs with explanations
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    state_id: Mapped[str | None] = mapped_column(ForeignKey("identity_person.state_id"))
+
+    __table_args__ = (Index("ix_identity_review_item_submitter", "district_id", "local_id", "status"),)
+
+
+class IdEvent(Base):
+    """The audit trail of merges and splits: who, when, why; a split names the merge it undoes."""
+
+    __tablename__ = "identity_id_event"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    action: Mapped[str] = mapped_column(String(8))  # "merge" | "split"
+    survivor_id: Mapped[str] = mapped_column(ForeignKey("identity_person.state_id"), index=True)
+    retired_id: Mapped[str] = mapped_column(ForeignKey("identity_person.state_id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

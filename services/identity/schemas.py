@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, SecretStr
 
+from services.identity.state_ids import StateStudentId
 from shared.schemas import RequestModel, ResponseModel
 
 Id = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
@@ -75,3 +76,153 @@ class RevocationList(ResponseModel):
     disabled_subjects: list[str]
     revoked_token_ids: list[str]
     generated_at: datetime
+
+
+# --- persons and resolve -------------------------------------------------------------------
+
+Sex = Literal["F", "M", "X"]
+Race = Literal["AM", "AS", "BL", "PI", "WH"]
+Decision = Literal["matched", "assigned", "review"]
+
+
+def _not_blank(value: str) -> str:
+    from services.identity.matching.normalize import is_blank_name
+
+    if is_blank_name(value):
+        raise ValueError("must contain letters")
+    return value
+
+
+def _past_date(value: date) -> date:
+    if value > date.today():
+        raise ValueError("must not be in the future")
+    if value.year < 1900:
+        raise ValueError("must be after 1900")
+    return value
+
+
+def _ssn(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    digits = value.get_secret_value().replace("-", "")
+    if len(digits) != 9 or not digits.isdigit() or digits.startswith(("000", "666", "9")):
+        raise ValueError("must be 9 digits in a valid SSN range")
+    return SecretStr(digits)
+
+
+PersonName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
+OptionalName = Annotated[str | None, Field(default=None, max_length=100)]
+BirthDate = Annotated[date, AfterValidator(_past_date)]
+OrgId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+LocalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+
+
+class StudentResolveRequest(RequestModel):
+    district_id: OrgId
+    local_student_id: LocalId
+    first_name: PersonName
+    middle_name: OptionalName = None
+    last_name: PersonName
+    suffix: str | None = Field(default=None, max_length=10)
+    birth_date: BirthDate
+    sex: Sex | None = None
+    hispanic_latino: bool | None = None
+    races: list[Race] = Field(default_factory=list, max_length=5)
+    guardian_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=6)
+    ssn: Annotated[SecretStr | None, AfterValidator(_ssn)] = Field(
+        default=None, description="9 digits; kept only as a keyed hash, never returned")
+    birthplace: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=200)
+    postal_code: str | None = Field(default=None, max_length=10, pattern=r"^[0-9A-Za-z -]+$")
+
+    model_config = RequestModel.model_config | {
+        "json_schema_extra": {"examples": [{
+            "district_id": "1001", "local_student_id": "A-20931", "first_name": "María",
+            "middle_name": "José", "last_name": "García-López", "birth_date": "2014-03-09",
+            "sex": "F", "hispanic_latino": True, "races": ["WH"],
+            "guardian_names": ["Ana López", "Luis García"], "ssn": None, "birthplace": "El Paso, TX",
+        }]}
+    }
+
+
+class Contribution(ResponseModel):
+    field: str
+    level: str
+    weight: float
+
+
+class Explanation(ResponseModel):
+    rule: Literal["district_local_id", "probabilistic", "review_decision"]
+    probability: float | None = None
+    match_weight: float | None = None
+    contributions: list[Contribution] = Field(default_factory=list)
+
+
+class Candidate(ResponseModel):
+    state_student_id: str
+    decision: Literal["match", "review", "non_match"]
+    explanation: Explanation
+
+
+class ResolveResponse(ResponseModel):
+    decision: Decision
+    state_student_id: str | None = None
+    review_id: str | None = None
+    explanation: Explanation | None = Field(
+        default=None, description="Why: the deterministic rule, or the best candidate's score and each field's contribution")
+    candidates: list[Candidate] = Field(
+        default_factory=list, description="Scored candidates; listed only for level-1 callers")
+
+
+class ReviewItemOut(ResponseModel):
+    id: str
+    status: str
+    district_id: str
+    local_id: str
+    submission: dict[str, object] = Field(description="As submitted; the SSN never appears")
+    candidates: list[Candidate]
+    submitted_by: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    state_id: str | None
+    created_at: datetime
+
+
+class ReviewPage(ResponseModel):
+    items: list[ReviewItemOut]
+    limit: int
+    offset: int
+
+
+class ReviewDecision(RequestModel):
+    decision: Literal["same_person", "different_persons"]
+    same_as: StateStudentId | None = Field(default=None, description="The candidate's state ID, for same_person")
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class MergeRequest(RequestModel):
+    survivor_id: StateStudentId
+    retired_id: StateStudentId
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class SplitRequest(RequestModel):
+    retired_id: StateStudentId
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class IdEventOut(ResponseModel):
+    id: str
+    action: str
+    survivor_id: str
+    retired_id: str
+    actor: str
+    reason: str
+    at: datetime
+
+
+class StudentIdStatus(ResponseModel):
+    state_student_id: str = Field(description="The ID asked about")
+    current_state_student_id: str = Field(description="The ID to use: the survivor if this one was merged")
+    status: Literal["active", "retired"]

@@ -1,0 +1,61 @@
+"""The identity service's view of the matching core (`services/identity/matching`): one model and
+its thresholds per process, and results shaped for the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from services.identity import matching
+from shared.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    decision: Literal["match", "review", "non_match"]
+    probability: float
+    match_weight: float
+    contributions: tuple[dict[str, Any], ...]
+
+    def explanation(self) -> dict[str, Any]:
+        return {"rule": "probabilistic", "probability": round(self.probability, 6),
+                "match_weight": round(self.match_weight, 3), "contributions": list(self.contributions)}
+
+
+class Matcher:
+    def __init__(self, model: matching.MatchModel, thresholds: matching.Thresholds) -> None:
+        self.model = model
+        self.thresholds = thresholds
+
+    prepare = staticmethod(matching.prepare)
+    blocking_keys = staticmethod(matching.blocking_keys)
+
+    def compare(self, incoming: matching.PreparedPerson, candidate: matching.PreparedPerson) -> MatchResult:
+        explanation = matching.score(incoming, candidate, self.model)
+        return MatchResult(
+            decision=matching.decide(explanation, self.thresholds),
+            probability=explanation.probability,
+            match_weight=explanation.weight,
+            contributions=tuple(
+                {"field": c.field, "level": c.level, "weight": round(c.weight, 3)}
+                for c in explanation.contributions
+            ),
+        )
+
+
+@lru_cache(maxsize=4)
+def _matcher(model_path: str | None, upper: float | None, lower: float | None) -> Matcher:
+    model = (matching.MatchModel.from_toml(open(model_path).read()) if model_path
+             else matching.MatchModel.load_default())
+    defaults = matching.Thresholds()
+    thresholds = matching.Thresholds(
+        upper=upper if upper is not None else defaults.upper,
+        lower=lower if lower is not None else defaults.lower,
+    )
+    return Matcher(model, thresholds)
+
+
+def get_matcher(settings: Settings) -> Matcher:
+    return _matcher(settings.match_model_path, settings.match_upper_threshold, settings.match_lower_threshold)
+

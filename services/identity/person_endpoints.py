@@ -1,0 +1,141 @@
+"""Identity's HTTP surface for students: resolve and the review queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from services.identity.merge import MergeService
+from services.identity.person_repository import PersonRepository
+from services.identity.resolve import Resolver, ResolveOutcome, authorize_submission, facts_from_request
+from services.identity.review import ReviewService, require_data_steward
+from services.identity.schemas import (
+    IdEventOut,
+    MergeRequest,
+    SplitRequest,
+    StudentIdStatus,
+    ResolveResponse,
+    ReviewDecision,
+    ReviewItemOut,
+    ReviewPage,
+    StudentResolveRequest,
+)
+from shared.deps import CurrentPrincipal, DbSession, State
+from services.identity.state_ids import StateStudentId
+from shared.errors import Forbidden, NotFound, UnprocessableContent
+from shared.policy.principal import Principal
+from shared.policy.roles import UnknownRoleError, get_role
+
+students = APIRouter(prefix="/identity/v1", tags=["students"])
+reviews = APIRouter(prefix="/identity/v1/reviews", tags=["review queue"])
+
+NO_STORE = "no-store"
+
+
+def _is_level_one(principal: Principal) -> bool:
+    try:
+        return get_role(principal.role).level == 1
+    except UnknownRoleError:
+        return False
+
+
+def _response(outcome: ResolveOutcome, principal: Principal) -> dict[str, Any]:
+    # Candidates name other students: only a level-1 caller sees them. A district sees its answer
+    # and why (the score and each field's contribution), never who else looked similar.
+    return ResolveResponse(
+        decision=outcome.decision,  # type: ignore[arg-type]
+        state_student_id=outcome.state_id,
+        review_id=outcome.review_id,
+        explanation=outcome.explanation,
+        candidates=outcome.candidates if _is_level_one(principal) else [],
+    ).model_dump()
+
+
+@students.post("/students/resolve", response_model=ResolveResponse,
+               summary="Find or assign the state student ID for a district's student")
+async def resolve_student(body: StudentResolveRequest, session: DbSession, state: State,
+                          principal: CurrentPrincipal, response: Response) -> dict[str, Any]:
+    authorize_submission(principal, body.district_id)
+    outcome = await Resolver(session, state.settings).resolve(
+        facts_from_request(body, state.settings), body.district_id, body.local_student_id,
+        principal.subject,
+    )
+    response.headers["Cache-Control"] = NO_STORE
+    return _response(outcome, principal)
+
+
+@reviews.get("", response_model=ReviewPage, summary="Near matches waiting for a data steward")
+async def list_reviews(
+    session: DbSession, state: State, principal: CurrentPrincipal, response: Response,
+    status: Annotated[str | None, Query(pattern="^(open|same_person|different_persons)$")] = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    require_data_steward(principal)
+    items = await ReviewService(session, state.settings).list(status, limit, offset)
+    response.headers["Cache-Control"] = NO_STORE
+    return {"items": items, "limit": limit, "offset": offset}
+
+
+@reviews.get("/{review_id}", response_model=ReviewItemOut, summary="Both sides with the explanation")
+async def get_review(review_id: str, session: DbSession, state: State, principal: CurrentPrincipal,
+                     response: Response) -> Any:
+    require_data_steward(principal)
+    response.headers["Cache-Control"] = NO_STORE
+    return await ReviewService(session, state.settings).get(review_id)
+
+
+@reviews.post("/{review_id}/decision", response_model=ReviewItemOut, summary="Decide: same person or not")
+async def decide_review(review_id: str, body: ReviewDecision, session: DbSession, state: State,
+                        principal: CurrentPrincipal) -> Any:
+    require_data_steward(principal)
+    if (body.decision == "same_person") != (body.same_as is not None):
+        raise UnprocessableContent(
+            "same_as is required for same_person and not allowed otherwise.",
+            errors=[{"field": "body.same_as", "code": "inconsistent", "message": "Give same_as only with same_person"}])
+    return await ReviewService(session, state.settings).decide(
+        review_id, same_as=body.same_as, reason=body.reason, decided_by=principal.subject)
+
+
+# Roles that hold state IDs as keys: the services, districts' systems and state staff.
+ID_STATUS_ROLES = frozenset({"service", "district_sis", "state_data_admin", "registrar"})
+
+
+@students.get("/students/{state_student_id}/status", response_model=StudentIdStatus,
+              summary="Is this ID current, or retired into another? (records follow the survivor)")
+async def student_id_status(state_student_id: StateStudentId, session: DbSession,
+                            principal: CurrentPrincipal) -> dict[str, str]:
+    if principal.role not in ID_STATUS_ROLES:
+        raise Forbidden("This role does not look up state IDs.")
+    repository = PersonRepository(session)
+    person = await repository.get(state_student_id)
+    current = await repository.current(state_student_id) if person else None
+    if person is None or current is None or person.kind != "student":
+        raise NotFound("No such state student ID.")
+    return {"state_student_id": state_student_id, "current_state_student_id": current.state_id,
+            "status": person.status}
+
+
+@students.post("/students/merges", response_model=IdEventOut, status_code=201,
+               summary="Merge two IDs of one student; the retired ID answers with the survivor")
+async def merge_students(body: MergeRequest, session: DbSession, principal: CurrentPrincipal) -> Any:
+    require_data_steward(principal)
+    return await MergeService(session).merge(body.survivor_id, body.retired_id,
+                                             actor=principal.subject, reason=body.reason)
+
+
+@students.post("/students/splits", response_model=IdEventOut, status_code=201,
+               summary="Undo a wrong merge: the retired ID becomes active again")
+async def split_students(body: SplitRequest, session: DbSession, principal: CurrentPrincipal) -> Any:
+    require_data_steward(principal)
+    return await MergeService(session).split(body.retired_id, actor=principal.subject, reason=body.reason)
+
+
+@students.get("/students/{state_student_id}/history", response_model=list[IdEventOut],
+              summary="Merges and splits of an ID, with who and why")
+async def student_id_history(state_student_id: StateStudentId, session: DbSession,
+                             principal: CurrentPrincipal, response: Response) -> Any:
+    require_data_steward(principal)
+    response.headers["Cache-Control"] = NO_STORE
+    return await MergeService(session).history(state_student_id)

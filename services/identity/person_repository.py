@@ -1,0 +1,96 @@
+"""Queries on persons, aliases, blocking keys and review items. Flushes, never commits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.models import Alias, BlockingKey, Person, ReviewItem
+
+MAX_CANDIDATES = 400  # a blocking key set that reaches more than this is too loose to score
+
+
+class PersonRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.bind.dialect.name
+
+    async def lock(self, names: Iterable[str]) -> None:
+        """Serialise resolves that could create the same person, until the request commits:
+        PostgreSQL advisory transaction locks per name (sorted, so no deadlock); on SQLite,
+        the database write lock, taken now instead of at the first insert."""
+        if self.dialect == "postgresql":
+            for name in sorted(set(names)):
+                key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        else:
+            await self.session.execute(delete(BlockingKey).where(text("0 = 1")))
+
+    async def get(self, state_id: str) -> Person | None:
+        return await self.session.get(Person, state_id)
+
+    async def current(self, state_id: str) -> Person | None:
+        """The person an ID stands for now: a retired (merged) ID answers with its survivor."""
+        person = await self.get(state_id)
+        seen = set()
+        while person is not None and person.merged_into and person.state_id not in seen:
+            seen.add(person.state_id)
+            person = await self.get(person.merged_into)
+        return person
+
+    async def alias(self, district_id: str, local_id: str, kind: str) -> Alias | None:
+        return await self.session.get(Alias, (district_id, local_id, kind))
+
+    async def add_person(self, person: Person) -> None:
+        self.session.add(person)
+        await self.session.flush()
+
+    async def add_alias(self, alias: Alias) -> None:
+        self.session.add(alias)
+        await self.session.flush()
+
+    async def add_keys(self, state_id: str, keys: Iterable[str]) -> None:
+        rows = [{"key": k, "state_id": state_id} for k in keys]
+        if not rows:
+            return
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        await self.session.execute(insert(BlockingKey).values(rows).on_conflict_do_nothing())
+
+    async def candidates(self, keys: Iterable[str], kind: str) -> Sequence[Person]:
+        ids = (
+            select(BlockingKey.state_id).where(BlockingKey.key.in_(list(keys))).distinct()
+            .limit(MAX_CANDIDATES).scalar_subquery()
+        )
+        rows = await self.session.scalars(
+            select(Person).where(Person.state_id.in_(ids), Person.kind == kind, Person.status == "active")
+        )
+        return rows.all()
+
+    async def open_review_for(self, district_id: str, local_id: str, kind: str) -> ReviewItem | None:
+        return await self.session.scalar(
+            select(ReviewItem).where(
+                ReviewItem.district_id == district_id, ReviewItem.local_id == local_id,
+                ReviewItem.kind == kind, ReviewItem.status == "open",
+            )
+        )
+
+    async def add_review(self, item: ReviewItem) -> None:
+        self.session.add(item)
+        await self.session.flush()
+
+    async def review(self, review_id: str) -> ReviewItem | None:
+        return await self.session.get(ReviewItem, review_id)
+
+    async def reviews(self, status: str | None, limit: int, offset: int) -> Sequence[ReviewItem]:
+        query = select(ReviewItem).order_by(ReviewItem.created_at, ReviewItem.id).limit(limit).offset(offset)
+        if status:
+            query = query.where(ReviewItem.status == status)
+        return (await self.session.scalars(query)).all()

@@ -1,0 +1,71 @@
+"""The same new student submitted at the same moment by many districts gets exactly one ID.
+
+Real concurrency needs real transactions, so this test runs on PostgreSQL in a database of its
+own (created, migrated and dropped here), with committed writes and 24 simultaneous requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from services.gateway import create_gateway
+from services.identity.models import Alias, Person
+from services.identity.service import AccountService
+from shared.migrate import upgrade
+from shared.settings import Settings
+from shared.state import Database
+from tests.helpers import recreate_postgres_database
+
+PG_URL = os.environ.get("SLDS_TEST_DATABASE_URL", "")
+pytestmark = pytest.mark.skipif(not PG_URL.startswith("postgresql"),
+                                reason="concurrency is proven on PostgreSQL (CI runs it)")
+SUBMITTERS = 24
+
+
+@pytest.fixture
+async def committed_gateway(settings: Settings):
+    url = make_url(PG_URL).set(database=make_url(PG_URL).database + "_concurrency")
+    url_text = url.render_as_string(hide_password=False)
+    await recreate_postgres_database(url_text)
+    await asyncio.to_thread(upgrade, url_text)
+    own = settings.model_copy(update={"database_url": url_text})
+    database = Database.from_settings(own)
+    gateway = create_gateway(own, database=database)
+    async with gateway.running():
+        yield gateway, database
+    await database.engine.dispose()
+
+
+async def test_concurrent_resolves_of_one_new_person_create_one_id(committed_gateway, settings) -> None:
+    gateway, database = committed_gateway
+    districts = [f"{2000 + i}" for i in range(SUBMITTERS)]
+    async with database.sessionmaker() as session:
+        created = await AccountService(session, settings).create_client(
+            name="state loader", role="service", state="ST")
+        await session.commit()
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        token = (await client.post("/identity/v1/oauth/token", data={"grant_type": "client_credentials"},
+                                   auth=(created.client.client_id, created.secret))).json()["access_token"]
+        body = {"first_name": "Amara", "last_name": "Lindqvist", "birth_date": "2013-05-21", "sex": "F",
+                "guardian_names": ["Ingrid Lindqvist"], "address": "4 Birch Rd", "postal_code": "04101"}
+
+        async def submit(district: str) -> httpx.Response:
+            return await client.post("/identity/v1/students/resolve", headers={"Authorization": f"Bearer {token}"},
+                                     json={**body, "district_id": district, "local_student_id": f"loc-{district}"})
+
+        responses = await asyncio.gather(*(submit(d) for d in districts))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses if r.status_code != 200]
+    ids = {r.json()["state_student_id"] for r in responses}
+    decisions = sorted(r.json()["decision"] for r in responses)
+    assert len(ids) == 1, ids
+    assert decisions.count("assigned") == 1 and decisions.count("matched") == SUBMITTERS - 1
+    async with database.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Person)) == 1
+        assert await session.scalar(select(func.count()).select_from(Alias)) == SUBMITTERS
