@@ -5,7 +5,7 @@ health/readiness probes and `whoami`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI
@@ -49,7 +49,9 @@ def create_service_app(
     database: Database | None = None,
     peer_transport: httpx.AsyncBaseTransport | None = None,
     verifier_factory: VerifierFactory = remote_verifier,
+    background: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
+    """`background`, when given, runs inside the lifespan once the state is set (a worker task)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -60,7 +62,11 @@ def create_service_app(
             service, settings, db, identity, verifier_factory(settings, db, identity)
         )
         try:
-            yield
+            if background is None:
+                yield
+            else:
+                async with background(app):
+                    yield
         finally:
             await identity.aclose()
             if database is None:

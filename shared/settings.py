@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     match_upper_threshold: float | None = Field(default=None, gt=0, lt=1)
     match_lower_threshold: float | None = Field(default=None, gt=0, lt=1)
 
+    # Run the identity batch worker inside the identity process (tests drive it by hand).
+    batch_worker: bool = True
+
     # Paging.
     page_limit_default: int = 50
     page_limit_max: int = 500

@@ -53,6 +53,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         secret_key="test-secret-key-not-for-production",
         revocation_cache_seconds=0,  # a disable is visible to the next request
         jwks_min_refresh_seconds=0,
+        batch_worker=False,  # tests drive the identity batch worker themselves
     )
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import httpx
 from fastapi import FastAPI
+
+from services.identity.batch import BatchProcessor
 
 from services.identity.endpoints import accounts, oauth
 from services.identity.person_endpoints import reviews, students
@@ -29,4 +35,22 @@ def create_app(
         database=database,
         peer_transport=peer_transport,
         verifier_factory=local_verifier,
+        background=_batch_worker,
     )
+
+
+@contextlib.asynccontextmanager
+async def _batch_worker(app: FastAPI) -> AsyncIterator[None]:
+    state = app.state.slds
+    processor = BatchProcessor(state.db, state.settings)
+    app.state.batch_processor = processor
+    if not state.settings.batch_worker:
+        yield
+        return
+    task = asyncio.create_task(processor.run_forever(), name="identity-batch-worker")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

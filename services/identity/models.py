@@ -131,7 +131,7 @@ class ReviewItem(TimestampMixin, Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     kind: Mapped[str] = mapped_column(String(8), default="student")
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | same_person | different_persons
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open | same_person | different_persons
     district_id: Mapped[str] = mapped_column(String(32))
     local_id: Mapped[str] = mapped_column(String(64))
     submission: Mapped[dict[str, Any]]  # the facts as submitted, the SSN only as its keyed hash
@@ -157,3 +157,37 @@ class IdEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+class Batch(TimestampMixin, Base):
+    """A bulk resolve request. Rows are processed one transaction each, so a batch interrupted by a
+    crash resumes where it stopped and no row is resolved twice."""
+
+    __tablename__ = "identity_batch"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    submitted_by: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | done
+    total: Mapped[int]
+    processed: Mapped[int] = mapped_column(default=0)
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("uq_identity_batch_idempotency", "submitted_by", "idempotency_key", unique=True),)
+
+
+class BatchRow(Base):
+    __tablename__ = "identity_batch_row"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("identity_batch.id"), primary_key=True)
+    row_index: Mapped[int] = mapped_column(primary_key=True)
+    row_ref: Mapped[str | None] = mapped_column(String(100))
+    district_id: Mapped[str | None] = mapped_column(String(32))
+    local_id: Mapped[str | None] = mapped_column(String(64))
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # validated; the SSN only as its hash
+    done: Mapped[bool] = mapped_column(default=False)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    state_id: Mapped[str | None] = mapped_column(String(10))
+    review_id: Mapped[str | None] = mapped_column(String(36))
+    problem: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
+from services.identity.batch import BatchService, parse_rows
 from services.identity.merge import MergeService
 from services.identity.person_repository import PersonRepository
 from services.identity.resolve import Resolver, ResolveOutcome, authorize_submission, facts_from_request
 from services.identity.review import ReviewService, require_data_steward
 from services.identity.schemas import (
+    BatchOut,
+    BatchRowResult,
     IdEventOut,
     MergeRequest,
     SplitRequest,
@@ -139,3 +142,47 @@ async def student_id_history(state_student_id: StateStudentId, session: DbSessio
     require_data_steward(principal)
     response.headers["Cache-Control"] = NO_STORE
     return await MergeService(session).history(state_student_id)
+
+
+MAX_BATCH_BYTES = 20 * 1024 * 1024
+BATCH_ROLES = frozenset({"district_sis", "service", "state_data_admin"})
+
+
+@students.post("/students/batches", status_code=202, response_model=BatchOut,
+               summary="Resolve up to 10,000 persons (JSON array or NDJSON); poll the Location",
+               openapi_extra={"requestBody": {"content": {
+                   "application/json": {"schema": {"type": "array", "items": {"type": "object", "description": "The resolve body plus an optional row_ref"}}},
+                   "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def submit_batch(
+    request: Request, session: DbSession, state: State, principal: CurrentPrincipal, response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    if principal.role not in BATCH_ROLES:
+        raise Forbidden("This role does not submit students for resolution.")
+    if int(request.headers.get("content-length") or 0) > MAX_BATCH_BYTES:
+        raise UnprocessableContent("The batch is too large.", errors=[
+            {"field": "body", "code": "too_large", "message": "At most 20 MB"}])
+    raw = await request.body()
+    rows = parse_rows(raw, request.headers.get("content-type", ""))
+    batch = await BatchService(session, state.settings).submit(principal, rows, idempotency_key, raw)
+    processor = getattr(request.app.state, "batch_processor", None)
+    if processor is not None:
+        processor.wake.set()
+    response.headers["Location"] = f"/identity/v1/students/batches/{batch.id}"
+    return BatchOut.model_validate(batch)
+
+
+@students.get("/students/batches/{batch_id}", response_model=BatchOut,
+              summary="Progress, and one result per input row when done")
+async def get_batch(batch_id: str, session: DbSession, state: State, principal: CurrentPrincipal,
+                    response: Response) -> Any:
+    batch, rows = await BatchService(session, state.settings).get(batch_id, principal)
+    response.headers["Cache-Control"] = NO_STORE
+    out = BatchOut.model_validate(batch)
+    if batch.status == "done":
+        out.results = [
+            BatchRowResult(row_index=r.row_index, row_ref=r.row_ref, decision=r.decision,  # type: ignore[arg-type]
+                           state_student_id=r.state_id, review_id=r.review_id, problem=r.problem)
+            for r in rows
+        ]
+    return out

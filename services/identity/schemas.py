@@ -226,3 +226,26 @@ class StudentIdStatus(ResponseModel):
     state_student_id: str = Field(description="The ID asked about")
     current_state_student_id: str = Field(description="The ID to use: the survivor if this one was merged")
     status: Literal["active", "retired"]
+
+
+class BatchRowIn(StudentResolveRequest):
+    row_ref: str | None = Field(default=None, max_length=100, description="The client's own reference for the row")
+
+
+class BatchRowResult(ResponseModel):
+    row_index: int
+    row_ref: str | None
+    decision: Decision | None
+    state_student_id: str | None
+    review_id: str | None
+    problem: dict[str, object] | None
+
+
+class BatchOut(ResponseModel):
+    id: str
+    status: Literal["pending", "done"]
+    total: int
+    processed: int
+    created_at: datetime
+    finished_at: datetime | None
+    results: list[BatchRowResult] | None = Field(default=None, description="One per input row, when done")

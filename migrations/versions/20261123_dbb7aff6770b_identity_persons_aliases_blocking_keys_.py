@@ -1,8 +1,8 @@
-"""identity persons aliases blocking keys reviews merges
+"""identity persons aliases blocking keys reviews merges batches
 
-Revision ID: 16e9e60fd1b7
+Revision ID: dbb7aff6770b
 Revises: fc354d996e9f
-Create Date: 2026-11-23 12:23:19.109006
+Create Date: 2026-11-23 12:26:41.834227
 """
 from collections.abc import Sequence
 
@@ -12,13 +12,30 @@ from alembic import op
 import shared.db
 
 
-revision: str = '16e9e60fd1b7'
+revision: str = 'dbb7aff6770b'
 down_revision: str | None = 'fc354d996e9f'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('identity_batch',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('submitted_by', sa.String(length=200), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=True),
+    sa.Column('request_hash', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('processed', sa.Integer(), nullable=False),
+    sa.Column('finished_at', shared.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_batch'))
+    )
+    with op.batch_alter_table('identity_batch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identity_batch_status'), ['status'], unique=False)
+        batch_op.create_index('uq_identity_batch_idempotency', ['submitted_by', 'idempotency_key'], unique=True)
+
     op.create_table('identity_person',
     sa.Column('state_id', sa.String(length=10), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
@@ -59,6 +76,21 @@ def upgrade() -> None:
     with op.batch_alter_table('identity_alias', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identity_alias_state_id'), ['state_id'], unique=False)
 
+    op.create_table('identity_batch_row',
+    sa.Column('batch_id', sa.String(length=36), nullable=False),
+    sa.Column('row_index', sa.Integer(), nullable=False),
+    sa.Column('row_ref', sa.String(length=100), nullable=True),
+    sa.Column('district_id', sa.String(length=32), nullable=True),
+    sa.Column('local_id', sa.String(length=64), nullable=True),
+    sa.Column('facts', sa.JSON(), nullable=True),
+    sa.Column('done', sa.Boolean(), nullable=False),
+    sa.Column('decision', sa.String(length=16), nullable=True),
+    sa.Column('state_id', sa.String(length=10), nullable=True),
+    sa.Column('review_id', sa.String(length=36), nullable=True),
+    sa.Column('problem', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['batch_id'], ['identity_batch.id'], name=op.f('fk_identity_batch_row_batch_id_identity_batch')),
+    sa.PrimaryKeyConstraint('batch_id', 'row_index', name=op.f('pk_identity_batch_row'))
+    )
     op.create_table('identity_blocking_key',
     sa.Column('key', sa.String(length=96), nullable=False),
     sa.Column('state_id', sa.String(length=10), nullable=False),
@@ -87,7 +119,7 @@ def upgrade() -> None:
     op.create_table('identity_review_item',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('district_id', sa.String(length=32), nullable=False),
     sa.Column('local_id', sa.String(length=64), nullable=False),
     sa.Column('submission', sa.JSON(), nullable=False),
@@ -123,6 +155,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identity_blocking_key_state_id'))
 
     op.drop_table('identity_blocking_key')
+    op.drop_table('identity_batch_row')
     with op.batch_alter_table('identity_alias', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_alias_state_id'))
 
@@ -131,3 +164,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identity_person_ssn_hash'))
 
     op.drop_table('identity_person')
+    with op.batch_alter_table('identity_batch', schema=None) as batch_op:
+        batch_op.drop_index('uq_identity_batch_idempotency')
+        batch_op.drop_index(batch_op.f('ix_identity_batch_status'))
+
+    op.drop_table('identity_batch')

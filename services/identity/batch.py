@@ -1,0 +1,163 @@
+"""Bulk resolve: up to 10,000 persons per request (JSON array or NDJSON), answered 202 with a
+location; rows are then resolved one transaction each by the batch worker.
+
+Each row is validated at intake: a bad row (or one for another district) gets its own problem and
+the rest go on. The SSN is replaced by its keyed hash before anything is stored. The same
+`Idempotency-Key` from the same caller returns the same batch and creates nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.identity.models import Batch, BatchRow
+from services.identity.resolve import Resolver, authorize_submission, facts_as_json, facts_from_json, facts_from_request
+from services.identity.schemas import BatchRowIn
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound, SLDSError, UnprocessableContent, validation_problems
+from shared.policy.principal import Principal
+from shared.settings import Settings
+from shared.state import Database
+
+MAX_BATCH_ROWS = 10_000
+logger = logging.getLogger("slds.identity.batch")
+
+
+def parse_rows(raw: bytes, content_type: str) -> list[Any]:
+    """A JSON array, or NDJSON (one JSON object per line)."""
+    try:
+        if "ndjson" in content_type or "jsonlines" in content_type:
+            rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        else:
+            rows = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise UnprocessableContent("The body is not valid JSON or NDJSON.", errors=[
+            {"field": "body", "code": "json_invalid", "message": "Not valid JSON / NDJSON"}]) from None
+    if not isinstance(rows, list):
+        raise UnprocessableContent("The body must be a JSON array of persons.", errors=[
+            {"field": "body", "code": "list_type", "message": "Expected an array"}])
+    if not rows or len(rows) > MAX_BATCH_ROWS:
+        raise UnprocessableContent(f"A batch holds 1 to {MAX_BATCH_ROWS} persons.", errors=[
+            {"field": "body", "code": "batch_size", "message": f"1 to {MAX_BATCH_ROWS} rows"}])
+    return rows
+
+
+def _row_problem(status: int, title: str, errors: list[dict[str, str]]) -> dict[str, Any]:
+    return {"status": status, "title": title, "errors": errors}
+
+
+class BatchService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    async def submit(self, principal: Principal, rows: list[Any], idempotency_key: str | None, raw: bytes) -> Batch:
+        request_hash = hashlib.sha256(raw).hexdigest()
+        if idempotency_key:
+            existing = await self.session.scalar(select(Batch).where(
+                Batch.submitted_by == principal.subject, Batch.idempotency_key == idempotency_key))
+            if existing is not None:
+                if existing.request_hash != request_hash:
+                    raise Conflict("This Idempotency-Key was used for a different batch.")
+                return existing
+        batch = Batch(submitted_by=principal.subject, idempotency_key=idempotency_key,
+                      request_hash=request_hash, total=len(rows))
+        self.session.add(batch)
+        await self.session.flush()
+        stored = [self._intake(batch.id, index, row, principal) for index, row in enumerate(rows)]
+        self.session.add_all(stored)
+        batch.processed = sum(1 for row in stored if row.done)
+        await self.session.flush()
+        return batch
+
+    def _intake(self, batch_id: str, index: int, row: Any, principal: Principal) -> BatchRow:
+        row_ref = row.get("row_ref") if isinstance(row, dict) and isinstance(row.get("row_ref"), str) else None
+        stored = BatchRow(batch_id=batch_id, row_index=index, row_ref=row_ref)
+        try:
+            body = BatchRowIn.model_validate(row)
+            authorize_submission(principal, body.district_id)
+        except ValidationError as exc:
+            stored.done, stored.problem = True, _row_problem(
+                422, "The row is not valid", validation_problems(list(exc.errors())))
+            return stored
+        except SLDSError as exc:
+            stored.done, stored.problem = True, _row_problem(
+                exc.status, exc.detail or exc.title, exc.extensions.get("errors", []))
+            return stored
+        stored.district_id, stored.local_id = body.district_id, body.local_student_id
+        stored.facts = facts_as_json(facts_from_request(body, self.settings))
+        return stored
+
+    async def get(self, batch_id: str, principal: Principal) -> tuple[Batch, Sequence[BatchRow]]:
+        batch = await self.session.get(Batch, batch_id)
+        if batch is None or batch.submitted_by != principal.subject:
+            raise NotFound("No such batch.")  # another caller's batch is as absent as none
+        rows = await self.session.scalars(
+            select(BatchRow).where(BatchRow.batch_id == batch_id).order_by(BatchRow.row_index))
+        return batch, rows.all()
+
+
+class BatchProcessor:
+    """Resolves the open rows of every unfinished batch, each row in its own transaction."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.wake = asyncio.Event()
+
+    async def run_pending(self) -> int:
+        async with self.db.sessionmaker() as session:
+            batch_ids = list(await session.scalars(select(Batch.id).where(Batch.status == "pending")
+                                                   .order_by(Batch.created_at)))
+        done = 0
+        for batch_id in batch_ids:
+            done += await self._run_batch(batch_id)
+        return done
+
+    async def _run_batch(self, batch_id: str) -> int:
+        async with self.db.sessionmaker() as session:
+            batch = await session.get(Batch, batch_id)
+            assert batch is not None
+            submitter = batch.submitted_by
+            indexes = list(await session.scalars(select(BatchRow.row_index).where(
+                BatchRow.batch_id == batch_id, BatchRow.done.is_(False)).order_by(BatchRow.row_index)))
+        for index in indexes:
+            async with self.db.sessionmaker() as session, session.begin():
+                row = await session.get(BatchRow, (batch_id, index), with_for_update=True)
+                if row is None or row.done:
+                    continue  # another worker got there first
+                outcome = await Resolver(session, self.settings).resolve(
+                    facts_from_json(row.facts or {}), row.district_id or "", row.local_id or "", submitter)
+                row.done, row.decision = True, outcome.decision
+                row.state_id, row.review_id = outcome.state_id, outcome.review_id
+                await session.execute(update(Batch).where(Batch.id == batch_id)
+                                      .values(processed=Batch.processed + 1))
+        async with self.db.sessionmaker() as session, session.begin():
+            batch = await session.get(Batch, batch_id)
+            remaining = await session.scalar(select(func.count()).select_from(BatchRow).where(
+                BatchRow.batch_id == batch_id, BatchRow.done.is_(False)))
+            if batch is not None:
+                batch.processed = batch.total - (remaining or 0)
+                if remaining == 0:
+                    batch.status, batch.finished_at = "done", utcnow()
+        return len(indexes)
+
+    async def run_forever(self, poll_seconds: float = 2.0) -> None:
+        while True:
+            try:
+                await self.run_pending()
+            except Exception:  # keep the worker alive; the batch stays pending and is retried
+                logger.exception("batch worker error")
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
+            except TimeoutError:
+                pass
+            self.wake.clear()
