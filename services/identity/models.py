@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.audit import ChainedLogMixin
 from shared.db import Base, TimestampMixin, new_uuid
 
 
@@ -191,3 +192,9 @@ class BatchRow(Base):
     state_id: Mapped[str | None] = mapped_column(String(10))
     review_id: Mapped[str | None] = mapped_column(String(36))
     problem: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AccessLogEntry(ChainedLogMixin, Base):
+    """Identity's access log: every locator search and lookup, who and which IDs (hash-chained)."""
+
+    __tablename__ = "identity_access_log"

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.identity.batch import BatchService, parse_rows
+from services.identity.locator import Locator
+from services.identity.matching.record import PersonFacts
 from services.identity.merge import MergeService
 from services.identity.person_repository import PersonRepository
 from services.identity.resolve import Resolver, ResolveOutcome, authorize_submission, facts_from_request
@@ -15,6 +17,9 @@ from services.identity.schemas import (
     BatchOut,
     BatchRowResult,
     IdEventOut,
+    LocatorCard,
+    LocatorResults,
+    LocatorSearch,
     MergeRequest,
     SplitRequest,
     StudentIdStatus,
@@ -186,3 +191,23 @@ async def get_batch(batch_id: str, session: DbSession, state: State, principal: 
             for r in rows
         ]
     return out
+
+
+@students.post("/students/search", response_model=LocatorResults,
+               summary="Student locator: find a state ID by name and birth date (level 4, logged)")
+async def locate_students(body: LocatorSearch, session: DbSession, state: State,
+                          principal: CurrentPrincipal, response: Response) -> dict[str, Any]:
+    facts = PersonFacts(first_name=body.first_name, middle_name=body.middle_name, last_name=body.last_name,
+                        birth_date=body.birth_date, sex=body.sex, guardian_names=tuple(body.guardian_names))
+    results = await Locator(session, state.settings).search(principal, facts, sorted(body.model_fields_set))
+    response.headers["Cache-Control"] = NO_STORE
+    return {"results": results}
+
+
+@students.get("/students/{state_student_id}", response_model=LocatorCard,
+              summary="Locator fields of one student (a retired ID answers with its survivor)")
+async def view_student(state_student_id: StateStudentId, session: DbSession, state: State,
+                       principal: CurrentPrincipal, response: Response) -> dict[str, Any]:
+    card = await Locator(session, state.settings).view(principal, state_student_id)
+    response.headers["Cache-Control"] = NO_STORE
+    return card

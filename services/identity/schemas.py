@@ -249,3 +249,31 @@ class BatchOut(ResponseModel):
     created_at: datetime
     finished_at: datetime | None
     results: list[BatchRowResult] | None = Field(default=None, description="One per input row, when done")
+
+
+class LocatorSearch(RequestModel):
+    """Criteria travel in the body, not the URL: URLs end up in proxy and server logs."""
+
+    first_name: PersonName
+    last_name: PersonName
+    birth_date: BirthDate
+    middle_name: OptionalName = None
+    sex: Sex | None = None
+    guardian_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=6)
+
+
+class LocatorCard(ResponseModel):
+    state_student_id: str
+    first_name: str
+    middle_name: str | None
+    last_name: str
+    suffix: str | None
+    birth_date: date | None
+    sex: str | None
+    last_district_id: str | None
+    score: float | None = None
+    requested_state_student_id: str | None = None
+
+
+class LocatorResults(ResponseModel):
+    results: list[LocatorCard]

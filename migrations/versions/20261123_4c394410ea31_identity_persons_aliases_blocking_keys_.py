@@ -1,8 +1,8 @@
-"""identity persons aliases blocking keys reviews merges batches
+"""identity persons aliases blocking keys reviews merges batches access log
 
-Revision ID: dbb7aff6770b
+Revision ID: 4c394410ea31
 Revises: fc354d996e9f
-Create Date: 2026-11-23 12:26:41.834227
+Create Date: 2026-11-23 12:30:31.970083
 """
 from collections.abc import Sequence
 
@@ -12,13 +12,24 @@ from alembic import op
 import shared.db
 
 
-revision: str = 'dbb7aff6770b'
+revision: str = '4c394410ea31'
 down_revision: str | None = 'fc354d996e9f'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('identity_access_log',
+    sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('at', shared.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('request_id', sa.String(length=64), nullable=True),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('prev_hash', sa.String(length=64), nullable=False),
+    sa.Column('hash', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('seq', name=op.f('pk_identity_access_log'))
+    )
     op.create_table('identity_batch',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('submitted_by', sa.String(length=200), nullable=False),
@@ -169,3 +180,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identity_batch_status'))
 
     op.drop_table('identity_batch')
+    op.drop_table('identity_access_log')
