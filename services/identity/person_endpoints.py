@@ -12,6 +12,7 @@ from services.identity.matching.record import PersonFacts
 from services.identity.merge import MergeService
 from services.identity.person_repository import PersonRepository
 from services.identity.resolve import Resolver, ResolveOutcome, authorize_submission, facts_from_request
+from services.identity.ssn import ssn_hash
 from services.identity.review import ReviewService, require_data_steward
 from services.identity.schemas import (
     BatchOut,
@@ -22,6 +23,8 @@ from services.identity.schemas import (
     LocatorSearch,
     MergeRequest,
     SplitRequest,
+    StaffResolveRequest,
+    StaffResolveResponse,
     StudentIdStatus,
     ResolveResponse,
     ReviewDecision,
@@ -211,3 +214,18 @@ async def view_student(state_student_id: StateStudentId, session: DbSession, sta
     card = await Locator(session, state.settings).view(principal, state_student_id)
     response.headers["Cache-Control"] = NO_STORE
     return card
+
+
+@students.post("/staff/resolve", response_model=StaffResolveResponse,
+               summary="Find or assign the staff state ID for a district's staff member")
+async def resolve_staff(body: StaffResolveRequest, session: DbSession, state: State,
+                        principal: CurrentPrincipal, response: Response) -> dict[str, Any]:
+    authorize_submission(principal, body.district_id)
+    facts = PersonFacts(first_name=body.first_name, middle_name=body.middle_name, last_name=body.last_name,
+                        suffix=body.suffix, birth_date=body.birth_date, sex=body.sex,
+                        ssn_hash=ssn_hash(body.ssn.get_secret_value(), state.settings) if body.ssn else None)
+    outcome = await Resolver(session, state.settings).resolve(
+        facts, body.district_id, body.local_staff_id, principal.subject, kind="staff")
+    response.headers["Cache-Control"] = NO_STORE
+    return {"decision": outcome.decision, "staff_state_id": outcome.state_id,
+            "review_id": outcome.review_id, "explanation": outcome.explanation}

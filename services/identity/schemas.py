@@ -277,3 +277,25 @@ class LocatorCard(ResponseModel):
 
 class LocatorResults(ResponseModel):
     results: list[LocatorCard]
+
+
+class StaffResolveRequest(RequestModel):
+    """A district's staff member: IDs come from their own namespace ("S" + 9 digits); an SSN, if
+    sent, is only matched on (as a keyed hash) and is never the staff ID."""
+
+    district_id: OrgId
+    local_staff_id: LocalId
+    first_name: PersonName
+    middle_name: OptionalName = None
+    last_name: PersonName
+    suffix: str | None = Field(default=None, max_length=10)
+    birth_date: BirthDate
+    sex: Sex | None = None
+    ssn: Annotated[SecretStr | None, AfterValidator(_ssn)] = None
+
+
+class StaffResolveResponse(ResponseModel):
+    decision: Decision
+    staff_state_id: str | None = None
+    review_id: str | None = None
+    explanation: Explanation | None = None
