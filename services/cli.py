@@ -5,6 +5,7 @@
     slds users add USERNAME --role ROLE [--district ID ...] [--school ID ...] [--state XX]
     slds clients add NAME --role ROLE [--district ID ...]      (prints the secret once)
     slds keys rotate
+    slds identity estimate --source reviews|em --out model.toml   (re-estimate the match model)
     slds demo                                                  (a small synthetic state)
 """
 
@@ -132,6 +133,25 @@ def cmd_keys_rotate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_identity_estimate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.identity.estimation import estimate
+
+    async def work(session: Any) -> tuple[Any, int]:
+        return await estimate(session, args.source, sample=args.sample)
+
+    try:
+        model, pairs = _run_in_session(work)
+    except ValueError as exc:
+        print(json.dumps({"error": str(exc)}), file=sys.stderr)
+        return 2
+    Path(args.out).write_text(model.to_toml())
+    print(json.dumps({"source": args.source, "pairs": pairs, "out": args.out,
+                      "use_it": f"SLDS_MATCH_MODEL_PATH={args.out}"}))
+    return 0
+
+
 def cmd_demo(_args: argparse.Namespace) -> int:
     from services.demo import load_demo
 
@@ -191,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("rotate", help="new signing key; old ones retire").set_defaults(func=cmd_keys_rotate)
+
+    identity = sub.add_parser("identity").add_subparsers(dest="identity_command", required=True)
+    est = identity.add_parser("estimate", help="re-estimate the matching model (EM or review decisions)")
+    est.add_argument("--source", choices=["reviews", "em"], default="reviews")
+    est.add_argument("--sample", type=int, default=5000, help="persons sampled for EM")
+    est.add_argument("--out", required=True, help="TOML file to write")
+    est.set_defaults(func=cmd_identity_estimate)
 
     sub.add_parser("demo", help="migrate and load a small synthetic state").set_defaults(func=cmd_demo)
     return parser
