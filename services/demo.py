@@ -1,6 +1,8 @@
-"""`slds demo`: a small synthetic state to log in to: three districts, their schools, one account
-per role and one SIS client per district. Student data arrives with the synthetic generator
-(`bench/`). Credentials are random, kept in var/demo-credentials.json (mode 600) and printed."""
+"""`slds demo`: a small synthetic state to log in to: one account per role, one SIS client per
+district, and 300 synthetic students (bench/synth, seeded) resolved through identity exactly as
+the districts' submissions would be, transfers and typos included, so the locator and the review
+queue have something in them. Credentials are random, kept in var/demo-credentials.json (mode 600)
+and printed. (Student records, classes and caseloads join when the records service stores them.)"""
 
 from __future__ import annotations
 
@@ -10,23 +12,28 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identity.resolve import Resolver, facts_from_request
+from services.identity.schemas import StudentResolveRequest
 from services.identity.service import AccountService
 from shared.settings import get_settings
 
-STATE = "ST"
-DISTRICTS = {"1001": ["1001-01", "1001-02"], "1002": ["1002-01", "1002-02"], "1003": ["1003-01"]}
+DEMO_STUDENTS = 300
+DEMO_SEED = 2026
 
-# username, role, scope. Staff ids are placeholders until identity assigns staff state IDs.
+STATE = "ST"
+DISTRICTS = {"1001": ["1001-01", "1001-02", "1001-03"], "1002": ["1002-01", "1002-02", "1002-03"]}
+
+# username, role, scope. Staff IDs carry a valid check digit (they are the staff namespace's).
 DEMO_USERS: list[tuple[str, str, dict[str, Any]]] = [
     ("demo.admin", "state_data_admin", {"state": STATE}),
     ("demo.analyst", "state_reporting_analyst", {"state": STATE}),
     ("demo.registrar", "registrar", {"state": STATE, "district_ids": ["1002"]}),
     ("demo.superintendent", "superintendent", {"district_ids": ["1001"]}),
     ("demo.principal", "principal", {"district_ids": ["1001"], "school_ids": ["1001-01"]}),
-    ("demo.teacher", "teacher", {"district_ids": ["1001"], "school_ids": ["1001-01"], "staff_id": "S100000001"}),
-    ("demo.counselor", "counselor", {"district_ids": ["1001"], "school_ids": ["1001-01"], "staff_id": "S100000002"}),
-    ("demo.psychologist", "psychologist", {"district_ids": ["1001"], "staff_id": "S100000003"}),
-    ("demo.socialworker", "social_worker", {"district_ids": ["1001"], "staff_id": "S100000004"}),
+    ("demo.teacher", "teacher", {"district_ids": ["1001"], "school_ids": ["1001-01"], "staff_id": "S100000011"}),
+    ("demo.counselor", "counselor", {"district_ids": ["1001"], "school_ids": ["1001-01"], "staff_id": "S100000022"}),
+    ("demo.psychologist", "psychologist", {"district_ids": ["1001"], "staff_id": "S100000033"}),
+    ("demo.socialworker", "social_worker", {"district_ids": ["1001"], "staff_id": "S100000040"}),
     ("demo.sped", "special_education_admin", {"district_ids": ["1001"]}),
     ("demo.centraloffice", "central_office", {"district_ids": ["1001"]}),
     ("demo.researcher", "researcher", {}),
@@ -46,7 +53,12 @@ async def load_demo(session: AsyncSession) -> str:
     if await accounts.accounts.user_by_username("demo.admin") is not None and path.exists():
         return _instructions(json.loads(path.read_text()), again=True)
     credentials: dict[str, Any] = {"users": {}, "clients": {}}
+    resolved = await _resolve_students(session)
+    credentials["students"] = resolved
+    own = {"demo.parent": resolved["sample_ids"][:1], "demo.student": resolved["sample_ids"][1:2]}
     for username, role, scope in DEMO_USERS:
+        if username in own:
+            scope = {**scope, "student_ids": own[username]}
         password = secrets.token_urlsafe(12)
         await accounts.create_user(username=username, display_name=username, password=password,
                                    role=role, **scope)
@@ -61,6 +73,24 @@ async def load_demo(session: AsyncSession) -> str:
     return _instructions(credentials, again=False)
 
 
+async def _resolve_students(session: AsyncSession) -> dict[str, Any]:
+    from bench.synth import SynthConfig, generate_state
+
+    state = generate_state(SynthConfig(students=DEMO_STUDENTS, seed=DEMO_SEED))
+    fields = set(StudentResolveRequest.model_fields)
+    resolver = Resolver(session, get_settings())
+    decisions: dict[str, int] = {}
+    sample_ids: list[str] = []
+    for row in state.submissions:
+        body = StudentResolveRequest.model_validate({k: v for k, v in row.items() if k in fields})
+        outcome = await resolver.resolve(facts_from_request(body, resolver.settings), body.district_id,
+                                         body.local_student_id, "demo:synthetic-districts")
+        decisions[outcome.decision] = decisions.get(outcome.decision, 0) + 1
+        if outcome.state_id and len(sample_ids) < 3 and outcome.state_id not in sample_ids:
+            sample_ids.append(outcome.state_id)
+    return {"submissions": len(state.submissions), "decisions": decisions, "sample_ids": sample_ids}
+
+
 def _instructions(credentials: dict[str, Any], *, again: bool) -> str:
     lines = ["Demo state " + ("already loaded" if again else "loaded") +
              "; credentials in var/demo-credentials.json", "", "People (password grant):"]
@@ -69,6 +99,10 @@ def _instructions(credentials: dict[str, Any], *, again: bool) -> str:
     lines += ["", "Machine clients (client_credentials grant):"]
     for client_id, info in credentials["clients"].items():
         lines.append(f"  {client_id}  {info['client_secret']}  ({info['name']}, {info['role']})")
+    students = credentials.get("students")
+    if students:
+        lines += ["", f"Students: {students['submissions']} district submissions resolved: {students['decisions']}",
+                  f"  e.g. state IDs {', '.join(students['sample_ids'])} (demo.parent sees the first)"]
     admin = credentials["users"]["demo.admin"]["password"]
     lines += ["", "Get a token:",
               "  curl -s -d grant_type=password -d username=demo.admin "

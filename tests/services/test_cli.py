@@ -34,6 +34,12 @@ def test_demo_loads_once_and_prints_how_to_log_in(slds, tmp_path: Path) -> None:
     credentials = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
     assert (tmp_path / "var" / "demo-credentials.json").stat().st_mode & 0o077 == 0
     assert {"state_data_admin", "teacher", "registrar", "parent"} <= {u["role"] for u in credentials["users"].values()}
+    students = credentials["students"]
+    assert sum(students["decisions"].values()) == students["submissions"]
+    # 300 synthetic students, each submitted first by their district: about 300 new IDs, the
+    # transfers and resubmissions matched rather than duplicated.
+    assert 290 <= students["decisions"]["assigned"] <= 300
+    assert students["decisions"]["matched"] >= 50
     second = slds("demo")
     assert "already loaded" in second.stdout
     assert json.loads((tmp_path / "var" / "demo-credentials.json").read_text()) == credentials
