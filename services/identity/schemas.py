@@ -117,20 +117,25 @@ OrgId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_
 LocalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 
 
-class StudentResolveRequest(RequestModel):
+class PersonSubmission(RequestModel):
+    """What every submitted person (student or staff) carries."""
+
     district_id: OrgId
-    local_student_id: LocalId
     first_name: PersonName
     middle_name: OptionalName = None
     last_name: PersonName
     suffix: str | None = Field(default=None, max_length=10)
     birth_date: BirthDate
     sex: Sex | None = None
+    ssn: Annotated[SecretStr | None, AfterValidator(_ssn)] = Field(
+        default=None, description="9 digits; kept only as a keyed hash, never returned")
+
+
+class StudentResolveRequest(PersonSubmission):
+    local_student_id: LocalId
     hispanic_latino: bool | None = None
     races: list[Race] = Field(default_factory=list, max_length=5)
     guardian_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=6)
-    ssn: Annotated[SecretStr | None, AfterValidator(_ssn)] = Field(
-        default=None, description="9 digits; kept only as a keyed hash, never returned")
     birthplace: str | None = Field(default=None, max_length=200)
     address: str | None = Field(default=None, max_length=200)
     postal_code: str | None = Field(default=None, max_length=10, pattern=r"^[0-9A-Za-z -]+$")
@@ -279,19 +284,11 @@ class LocatorResults(ResponseModel):
     results: list[LocatorCard]
 
 
-class StaffResolveRequest(RequestModel):
-    """A district's staff member: IDs come from their own namespace ("S" + 9 digits); an SSN, if
-    sent, is only matched on (as a keyed hash) and is never the staff ID."""
+class StaffResolveRequest(PersonSubmission):
+    """A district's staff member: IDs come from their own namespace ("S" + 8 digits + check); an
+    SSN, if sent, is only matched on (as a keyed hash) and is never the staff ID."""
 
-    district_id: OrgId
     local_staff_id: LocalId
-    first_name: PersonName
-    middle_name: OptionalName = None
-    last_name: PersonName
-    suffix: str | None = Field(default=None, max_length=10)
-    birth_date: BirthDate
-    sex: Sex | None = None
-    ssn: Annotated[SecretStr | None, AfterValidator(_ssn)] = None
 
 
 class StaffResolveResponse(ResponseModel):
