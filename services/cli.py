@@ -43,11 +43,12 @@ def _run_in_session(work: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from shared.migrate import upgrade
+    from shared.migrate import analyze, upgrade
 
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url, args.revision)
+    asyncio.run(analyze(settings.effective_database_url))
     print(f"database at revision {args.revision}")
     return 0
 
@@ -155,8 +156,11 @@ def cmd_identity_estimate(args: argparse.Namespace) -> int:
 def cmd_demo(_args: argparse.Namespace) -> int:
     from services.demo import load_demo
 
+    from shared.migrate import analyze
+
     cmd_db_upgrade(argparse.Namespace(revision="head"))
     print(_run_in_session(load_demo))
+    asyncio.run(analyze(get_settings().effective_database_url))
     return 0
 
 
