@@ -16,18 +16,23 @@ $(BIN)/slds: pyproject.toml requirements.lock
 
 install: $(BIN)/slds
 
+# The suite also runs the benches' quick modes, which compare against Splink (bench extra).
+$(VENV)/.bench-installed: $(BIN)/slds requirements-bench.lock
+	$(BIN)/pip install --quiet --require-hashes -r requirements-bench.lock
+	@touch $@
+
 # Migrate the embedded SQLite database, load the demo state, serve all four services on :8000.
 run: install
 	$(BIN)/slds demo
 	$(BIN)/slds serve
 
 # The suite on SQLite, then on PostgreSQL (set PG_TEST_URL, or SKIP_POSTGRES=1 to skip locally).
-test: install test-sqlite test-postgres
+test: $(VENV)/.bench-installed test-sqlite test-postgres
 
-test-sqlite: install
+test-sqlite: $(VENV)/.bench-installed
 	$(BIN)/pytest -q
 
-test-postgres: install
+test-postgres: $(VENV)/.bench-installed
 ifeq ($(SKIP_POSTGRES),1)
 	@echo "SKIP_POSTGRES=1: PostgreSQL run skipped"
 else
@@ -38,6 +43,7 @@ endif
 lock: install
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra bench --generate-hashes --python-version 3.11 -o requirements-bench.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
