@@ -19,12 +19,15 @@ async def test_estimates_from_review_decisions_and_em(client: httpx.AsyncClient,
     for district in ("1001", "1002"):
         created = await make_client_app(f"SIS {district}", "district_sis", district_ids=[district])
         sis[district] = bearer(await client_token(client, created.client.client_id, created.secret))
-    decisions = {"same_person": "A", "different_persons": "B"}
-    for decision, suffix in decisions.items():
+    # Two unrelated families, each with a near match held for review.
+    families = {"same_person": ("Okafor", "2012-04-07", "2012-04-08"),
+                "different_persons": ("Adeyemi", "2009-10-21", "2009-10-22")}
+    for decision, (suffix, born, typo) in families.items():
         original = (await client.post("/identity/v1/students/resolve", headers=sis["1001"], json={
-            **ORIGINAL, "local_student_id": f"O{suffix}", "last_name": f"Okafor{suffix}-Reyes", "ssn": None})).json()
+            **ORIGINAL, "local_student_id": f"O{suffix}", "last_name": f"{suffix}-Cruz", "ssn": None,
+            "birth_date": born, "guardian_names": [f"Grace {suffix}"], "address": f"{len(suffix)} {suffix} Rd"})).json()
         held = (await client.post("/identity/v1/students/resolve", headers=sis["1002"], json={
-            **NEAR, "local_student_id": f"N{suffix}", "last_name": f"Okafor{suffix}-Reyes"})).json()
+            **NEAR, "local_student_id": f"N{suffix}", "last_name": f"{suffix}-Cruz", "birth_date": typo})).json()
         assert held["decision"] == "review", held
         body = {"decision": decision, "reason": "checked with the district"}
         if decision == "same_person":
