@@ -12,6 +12,7 @@ COPY pyproject.toml alembic.ini README.md ./
 COPY migrations ./migrations
 COPY shared ./shared
 COPY services ./services
+COPY bench ./bench
 RUN pip install --no-deps -e . && useradd --system --uid 10001 slds && mkdir -p /app/var && chown slds /app/var
 
 USER slds
