@@ -19,7 +19,6 @@ from services.identity.ssn import ssn_hash
 from services.identity.state_ids import new_state_id
 from shared.errors import Forbidden
 from shared.policy.principal import Principal
-from shared.policy.roles import UnknownRoleError, get_role
 from shared.settings import Settings
 
 # Who may submit persons to be resolved: a district's SIS (its own district), state-level staff
@@ -93,13 +92,9 @@ def facts_from_json(data: dict[str, Any]) -> PersonFacts:
 def authorize_submission(principal: Principal, district_id: str) -> None:
     if principal.role not in RESOLVER_ROLES:
         raise Forbidden("This role does not submit students for resolution.")
-    if principal.role in STATEWIDE_ROLES:
-        return
-    try:
-        statewide = get_role(principal.role).row_scope == "state"
-    except UnknownRoleError:
-        statewide = False
-    if not statewide and district_id not in principal.district_ids:
+    # A registrar's locator reach is statewide, but what anyone but state staff submits is their
+    # own district's.
+    if principal.role not in STATEWIDE_ROLES and district_id not in principal.district_ids:
         raise Forbidden(
             "A district submits only its own students.",
             errors=[{"field": "body.district_id", "code": "not_your_district",

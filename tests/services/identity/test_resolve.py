@@ -131,3 +131,12 @@ async def test_resolve_needs_a_submitting_role(client, make_user) -> None:
     token = bearer(await password_token(client, "teach"))
     assert (await client.post(RESOLVE, headers=token, json=student())).status_code == 403
     assert (await client.post(RESOLVE, json=student())).status_code == 401
+
+
+async def test_registrar_submits_only_for_own_district(client, make_user) -> None:
+    await make_user("reg", "registrar", district_ids=["1002"])
+    token = bearer(await password_token(client, "reg"))
+    own = await client.post(RESOLVE, headers=token, json=student(district_id="1002"))
+    assert own.status_code == 200
+    other = await client.post(RESOLVE, headers=token, json=student(district_id="1001", local_student_id="Q"))
+    assert other.status_code == 403 and other.json()["errors"][0]["field"] == "body.district_id"
