@@ -3,7 +3,7 @@ its thresholds per process, and results shaped for the API."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -17,6 +17,11 @@ class MatchResult:
     probability: float
     match_weight: float
     contributions: tuple[dict[str, Any], ...]
+
+    def held_for_review(self, rule: str) -> MatchResult:
+        """The same scores, capped at review by a rule the service knows and the model does not."""
+        guard = {"field": rule, "level": "capped_at_review", "weight": 0.0}
+        return replace(self, decision="review", contributions=(*self.contributions, guard))
 
     def explanation(self) -> dict[str, Any]:
         return {"rule": "probabilistic", "probability": round(self.probability, 6),

@@ -49,6 +49,11 @@ class PersonRepository:
     async def alias(self, district_id: str, local_id: str, kind: str) -> Alias | None:
         return await self.session.get(Alias, (district_id, local_id, kind))
 
+    async def ids_with_alias_in(self, district_id: str, state_ids: Iterable[str]) -> set[str]:
+        rows = await self.session.scalars(select(Alias.state_id).where(
+            Alias.district_id == district_id, Alias.state_id.in_(list(state_ids))))
+        return set(rows)
+
     async def add_person(self, person: Person) -> None:
         self.session.add(person)
         await self.session.flush()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.matcher import MatchResult, get_matcher
+from services.identity.matching.normalize import normalize_name
 from services.identity.matching.record import PersonFacts
 from services.identity.models import Alias, Person, ReviewItem
 from services.identity.person_repository import PersonRepository
@@ -133,6 +134,7 @@ class Resolver:
         for person in await self.persons.candidates(keys, kind):
             result = self.matcher.compare(prepared, self.matcher.prepare(facts_from_person(person)))
             scored.append((result, person))
+        scored = await self._same_district_guard(scored, facts, district_id)
         scored.sort(key=lambda pair: (-pair[0].probability, pair[1].state_id))
         candidates = [_candidate_json(result, person) for result, person in scored if result.decision != "non_match"]
         best = scored[0][0] if scored else None
@@ -157,6 +159,24 @@ class Resolver:
         return ResolveOutcome("assigned", person.state_id,
                               explanation=best.explanation() if best else
                               {"rule": "probabilistic", "contributions": []})
+
+    async def _same_district_guard(
+        self, scored: list[tuple[MatchResult, Person]], facts: PersonFacts, district_id: str
+    ) -> list[tuple[MatchResult, Person]]:
+        """A district that already has the candidate under another local ID, now sending a new
+        local ID with the given name spelled differently, is most often enrolling the twin
+        (Haley and Hailey, Eva and Ava): hold such a pair for review, never merge it silently."""
+        matched = [person.state_id for result, person in scored if result.decision == "match"]
+        if not matched:
+            return scored
+        known_here = await self.persons.ids_with_alias_in(district_id, matched)
+        incoming = normalize_name(facts.first_name)
+        return [
+            (result.held_for_review("same_district_other_local_id"), person)
+            if person.state_id in known_here and normalize_name(person.first_name) != incoming
+            else (result, person)
+            for result, person in scored
+        ]
 
     async def assign(self, facts: PersonFacts, district_id: str, local_id: str, *, kind: str,
                      keys: frozenset[str] | None = None) -> Person:

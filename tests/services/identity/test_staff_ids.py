@@ -19,7 +19,7 @@ async def test_staff_ids_are_their_own_namespace(client: httpx.AsyncClient, make
     staff_id = first["staff_state_id"]
     assert is_valid_state_id(staff_id, "staff") and staff_id.startswith("S") and "9876" not in staff_id
     again = (await client.post("/identity/v1/staff/resolve", headers=sis, json={**TEACHER, "local_staff_id": "E-56",
-                                                                                 "first_name": "Margarite"})).json()
+                                                                                 "first_name": "MARGUERITE"})).json()
     assert again["decision"] == "matched" and again["staff_state_id"] == staff_id
     # The same facts submitted as a student are a different person in a different namespace.
     as_student = (await client.post("/identity/v1/students/resolve", headers=sis, json={
