@@ -9,27 +9,21 @@ import httpx
 from services.identity.repository import AccountRepository, RevokedTokenRepository
 from services.identity.service import KeyService
 from shared.state import Database
-from shared.security.tokens import TokenVerifier, TTLCache
+from shared.security.tokens import CachedKeySet, TokenVerifier
 from shared.settings import Settings
 
 
-class DbKeySource:
+class DbKeySource(CachedKeySet):
     def __init__(self, db: Database, settings: Settings) -> None:
         self._db = db
         self._settings = settings
-        self._min_refresh = settings.jwks_min_refresh_seconds
-        self._cache = TTLCache(self._fetch, settings.jwks_cache_seconds)
+        super().__init__(self._fetch, ttl=settings.jwks_cache_seconds,
+                         min_refresh=settings.jwks_min_refresh_seconds)
 
     async def _fetch(self) -> dict[str, dict[str, Any]]:
         async with self._db.sessionmaker() as session:
             jwks = await KeyService(session, self._settings).jwks()
         return {k["kid"]: k for k in jwks["keys"]}
-
-    async def get_key(self, kid: str) -> dict[str, Any] | None:
-        keys = await self._cache.get()
-        if kid not in keys and self._cache.age() >= self._min_refresh:
-            keys = await self._cache.get(max_age=self._min_refresh)
-        return keys.get(kid)
 
 
 class DbRevocationSource:

@@ -213,15 +213,29 @@ class TTLCache:
 ClientFactory = Callable[[], httpx.AsyncClient]
 
 
-class HttpJwksKeySource:
-    """Public keys from identity's JWKS endpoint: cached, refetched when an unknown `kid` appears
-    (a rotation), but no more often than `min_refresh` so random kids cannot flood identity."""
+class CachedKeySet:
+    """A key set fetched at most once per `ttl`, refetched when an unknown `kid` appears (a
+    rotation), but no more often than `min_refresh` so random kids cannot flood the source."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[dict[str, dict[str, Any]]]], *, ttl: float,
+                 min_refresh: float) -> None:
+        self._min_refresh = min_refresh
+        self._cache = TTLCache(fetch, ttl)
+
+    async def get_key(self, kid: str) -> dict[str, Any] | None:
+        keys = await self._cache.get()
+        if kid not in keys and self._cache.age() >= self._min_refresh:
+            keys = await self._cache.get(max_age=self._min_refresh)
+        return keys.get(kid)
+
+
+class HttpJwksKeySource(CachedKeySet):
+    """Public keys from identity's JWKS endpoint."""
 
     def __init__(self, client: ClientFactory, path: str, *, ttl: float, min_refresh: float) -> None:
         self._client = client
         self._path = path
-        self._min_refresh = min_refresh
-        self._cache = TTLCache(self._fetch, ttl)
+        super().__init__(self._fetch, ttl=ttl, min_refresh=min_refresh)
 
     async def _fetch(self) -> dict[str, dict[str, Any]]:
         try:
@@ -231,12 +245,6 @@ class HttpJwksKeySource:
         except (httpx.HTTPError, KeyError, ValueError):
             raise ServiceUnavailable("The identity service's key set cannot be reached.") from None
         return {k["kid"]: k for k in keys if isinstance(k, dict) and "kid" in k}
-
-    async def get_key(self, kid: str) -> dict[str, Any] | None:
-        keys = await self._cache.get()
-        if kid not in keys and self._cache.age() >= self._min_refresh:
-            keys = await self._cache.get(max_age=self._min_refresh)
-        return keys.get(kid)
 
 
 class HttpRevocationSource:
