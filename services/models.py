@@ -1,3 +1,4 @@
 """Imports every service's models so the shared metadata (and Alembic) sees all tables."""
 
 from services.identity import models as identity_models  # noqa: F401
+from services.records import models as records_models  # noqa: F401

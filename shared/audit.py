@@ -45,22 +45,54 @@ def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-async def append(session: AsyncSession, model: type[ChainedLogMixin], *, actor: str, action: str,
-                 payload: dict[str, Any], request_id: str | None) -> ChainedLogMixin:
+async def lock_chain(session: AsyncSession, model: type[ChainedLogMixin]) -> None:
+    """Hold the chain's append lock until the transaction ends (re-entrant within it). A service
+    that must order other writes with its log (records' change versions) takes it first."""
     table = model.__tablename__  # type: ignore[attr-defined]
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:t))"), {"t": table})
     else:
         await session.execute(text(f"UPDATE {table} SET seq = seq WHERE 0 = 1"))  # take the write lock
+
+
+async def append(session: AsyncSession, model: type[ChainedLogMixin], *, actor: str, action: str,
+                 payload: dict[str, Any], request_id: str | None,
+                 index_columns: dict[str, Any] | None = None) -> ChainedLogMixin:
+    """Append one entry. `index_columns` fill a log table's own lookup columns (copies of what the
+    hashed payload already says, for indexed search)."""
+    await lock_chain(session, model)
     last = (await session.execute(select(model.seq, model.hash).order_by(model.seq.desc()).limit(1))).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = utcnow()
     body = canonical(payload)
     entry = model(seq=seq, at=at, actor=actor, action=action, request_id=request_id, payload=body,  # type: ignore[call-arg]
-                  prev_hash=prev, hash=entry_hash(prev, seq, at, actor, action, request_id, body))
+                  prev_hash=prev, hash=entry_hash(prev, seq, at, actor, action, request_id, body),
+                  **(index_columns or {}))
     session.add(entry)
     await session.flush()
     return entry
+
+
+async def append_many(session: AsyncSession, model: type[ChainedLogMixin], entries: list[dict[str, Any]],
+                      *, actor: str, request_id: str | None) -> None:
+    """Append several entries by one actor under one lock hold (a page of a list, a bulk write).
+    Each entry is a dict with `action`, `payload` and optional `index_columns`."""
+    if not entries:
+        return
+    await lock_chain(session, model)
+    last = (await session.execute(select(model.seq, model.hash).order_by(model.seq.desc()).limit(1))).first()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    at = utcnow()
+    rows = []
+    for entry in entries:
+        seq += 1
+        body = canonical(entry["payload"])
+        digest = entry_hash(prev, seq, at, actor, entry["action"], request_id, body)
+        rows.append(model(seq=seq, at=at, actor=actor, action=entry["action"], request_id=request_id,  # type: ignore[call-arg]
+                          payload=body, prev_hash=prev, hash=digest, **entry.get("index_columns", {})))
+        prev = digest
+    session.add_all(rows)
+    await session.flush()
 
 
 @dataclass(frozen=True)

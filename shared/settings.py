@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     # Run the identity batch worker inside the identity process (tests drive it by hand).
     batch_worker: bool = True
 
+    # Records: the volume alarm (a caller reading more student records than this in a clock hour
+    # is refused with 429 and an alert is logged), the rows one bulk request may carry, and how
+    # long the records service trusts identity's answer that a state ID exists.
+    records_reads_per_hour: int = Field(default=20000, ge=1)
+    records_bulk_max_rows: int = Field(default=10000, ge=1)
+    records_id_cache_seconds: float = 60.0
+
     # Paging.
     page_limit_default: int = 50
     page_limit_max: int = 500

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.batch import BatchService, parse_rows
 from services.identity.locator import Locator
 from services.identity.matching.record import PersonFacts
 from services.identity.merge import MergeService
+from services.identity.models import Person
 from services.identity.person_repository import PersonRepository
 from services.identity.resolve import Resolver, ResolveOutcome, authorize_submission, facts_from_request
 from services.identity.ssn import ssn_hash
@@ -22,6 +25,8 @@ from services.identity.schemas import (
     LocatorResults,
     LocatorSearch,
     MergeRequest,
+    PersonStatusRequest,
+    PersonStatusResults,
     SplitRequest,
     StaffResolveRequest,
     StaffResolveResponse,
@@ -126,6 +131,65 @@ async def student_id_status(state_student_id: StateStudentId, session: DbSession
         raise NotFound("No such state student ID.")
     return {"state_student_id": state_student_id, "current_state_student_id": current.state_id,
             "status": person.status}
+
+
+# Roles whose answers about a district's local IDs are limited to their own districts.
+DISTRICT_SCOPED_ID_STATUS_ROLES = frozenset({"district_sis", "registrar"})
+
+
+async def _load_with_survivors(session: AsyncSession, state_ids: set[str]) -> dict[str, Person]:
+    """The persons under these IDs and every survivor they were merged into: one `IN` query per
+    step of the longest merge chain (usually two), whatever the number of IDs. They stay in the
+    session, so `PersonRepository.current` then follows merges without querying again."""
+    loaded: dict[str, Person] = {}
+    wanted = state_ids
+    while wanted:
+        found = list(await session.scalars(select(Person).where(Person.state_id.in_(sorted(wanted)))))
+        loaded.update((person.state_id, person) for person in found)
+        wanted = {p.merged_into for p in found if p.merged_into and p.merged_into not in loaded}
+    return loaded
+
+
+@students.post("/persons/status", response_model=PersonStatusResults,
+               summary="Many IDs at once: current or retired (with the survivor), and whether a district holds each")
+async def person_id_statuses(body: PersonStatusRequest, session: DbSession, principal: CurrentPrincipal,
+                             response: Response) -> dict[str, Any]:
+    if principal.role not in ID_STATUS_ROLES:
+        raise Forbidden("This role does not look up state IDs.")
+    if (body.district_id is not None and principal.role in DISTRICT_SCOPED_ID_STATUS_ROLES
+            and body.district_id not in principal.district_ids):
+        raise Forbidden(
+            "A district asks only about its own local IDs.",
+            errors=[{"field": "body.district_id", "code": "not_your_district",
+                     "message": "The token's districts do not include this district"}],
+        )
+    repository = PersonRepository(session)
+    loaded = await _load_with_survivors(session, set(body.state_ids))
+    current: dict[str, Person] = {}
+    for state_id in dict.fromkeys(body.state_ids):
+        person = loaded.get(state_id)
+        if person is None or person.kind != body.kind:
+            continue  # unknown, or an ID of the other kind
+        survivor = await repository.current(state_id)  # from the session: no query
+        if survivor is not None:
+            current[state_id] = survivor
+    held: set[str] = set()
+    if body.district_id is not None and current:
+        held = await repository.ids_with_alias_in(
+            body.district_id, set(current) | {p.state_id for p in current.values()})
+    results = []
+    for state_id in body.state_ids:
+        survivor = current.get(state_id)
+        holds = None if body.district_id is None else (
+            survivor is not None and (state_id in held or survivor.state_id in held))
+        results.append({
+            "state_id": state_id,
+            "status": loaded[state_id].status if survivor is not None else "unknown",
+            "current_state_id": survivor.state_id if survivor is not None else None,
+            "district_holds_local_id": holds,
+        })
+    response.headers["Cache-Control"] = NO_STORE
+    return {"results": results}
 
 
 @students.post("/students/merges", response_model=IdEventOut, status_code=201,

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 
-from services.identity.state_ids import StateStudentId
+from services.identity.state_ids import PersonKind, StateStudentId
 from shared.schemas import RequestModel, ResponseModel
 
 Id = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
@@ -231,6 +231,31 @@ class StudentIdStatus(ResponseModel):
     state_student_id: str = Field(description="The ID asked about")
     current_state_student_id: str = Field(description="The ID to use: the survivor if this one was merged")
     status: Literal["active", "retired"]
+
+
+MAX_STATUS_IDS = 5000
+
+
+class PersonStatusRequest(RequestModel):
+    """Several state IDs at once, e.g. the records service checking a district's submission. An ID
+    is only looked up, never validated: a mistyped or unknown one answers "unknown"."""
+
+    kind: PersonKind
+    state_ids: list[Annotated[str, Field(max_length=16)]] = Field(min_length=1, max_length=MAX_STATUS_IDS)
+    district_id: OrgId | None = Field(
+        default=None, description="Also tell whether this district holds a local ID (alias) for each")
+
+
+class PersonStatusResult(ResponseModel):
+    state_id: str = Field(description="The ID asked about")
+    status: Literal["active", "retired", "unknown"]
+    current_state_id: str | None = Field(description="The ID to use (the survivor if merged); null when unknown")
+    district_holds_local_id: bool | None = Field(
+        description="The district has an alias to this ID or to its survivor; null when no district_id was given")
+
+
+class PersonStatusResults(ResponseModel):
+    results: list[PersonStatusResult] = Field(description="One per asked ID, in request order")
 
 
 class BatchRowIn(StudentResolveRequest):

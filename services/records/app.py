@@ -6,9 +6,11 @@ import httpx
 from fastapi import FastAPI
 
 from services.records.endpoints import policy
+from services.records.record_endpoints import records
+from services.records.relationship_endpoints import relationships
 from shared.app import create_service_app
-from shared.state import Database
 from shared.settings import Settings
+from shared.state import Database
 
 
 def create_app(
@@ -22,7 +24,7 @@ def create_app(
         title="SLDS records service",
         description="Student and staff records, projected field by field for each caller.",
         version="0.1.0",
-        routers=[policy],
+        routers=[policy, records, relationships],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

@@ -1,0 +1,320 @@
+"""Student and staff records over HTTP: submissions (one record or bulk, JSON or NDJSON), projected
+reads, history, the change feed, and the access log for level-1 auditors.
+
+Request bodies are checked against the data dictionary (`validation.py`), not a Pydantic model,
+because the dictionary is the schema a state edits; the OpenAPI examples show the shape.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from services.records.idempotency import remember, replay, request_hash
+from services.records.identity_directory import IdentityDirectory
+from services.records.models import RecordsAccessLogEntry
+from services.records.repository import RecordsRepository, assemble
+from services.records.sections import ID_FIELD
+from services.records.service import RecordReader, RecordWriter, VolumeExceeded, fields_present
+from shared.audit import append_many
+from shared.deps import CurrentPrincipal, DbSession, State
+from shared.errors import Forbidden, NotFound, UnprocessableContent, problem_response
+from shared.policy.access import project, row_scope, visible_fields, visible_staff_fields
+from shared.policy.dictionary import Entity
+from shared.policy.principal import Principal
+from shared.request_context import current_request_id
+
+records = APIRouter(prefix="/records/v1", tags=["records"])
+
+NO_STORE = {"Cache-Control": "no-store"}
+AUDITOR_ROLES = frozenset({"state_data_admin"})  # level 1
+STUDENT_EXAMPLE = {
+    "state_student_id": "4820175936", "district_id": "1001", "local_student_id": "S-0042",
+    "demographics": {"first_name": "Ana", "last_name": "Lopez", "birth_date": "2014-03-09", "sex": "F"},
+    "enrollment": [{"school_year": "2026-2027", "district_id": "1001", "school_id": "1001-01",
+                    "grade_level": "06", "entry_date": "2026-08-20", "entry_type": "first_entry_in_state"}],
+}
+
+IfMatch = Annotated[str | None, Header(description="The record's ETag: refuse the write if it changed since")]
+IdempotencyKey = Annotated[str | None, Header(description="Makes a retried create safe: the first answer is replayed")]
+Purpose = Annotated[str | None, Query(max_length=200, description="Why the records are read (kept in the access log)")]
+
+
+def _directory(state: State) -> IdentityDirectory:
+    directory = getattr(state, "records_directory", None)
+    if directory is None:
+        directory = IdentityDirectory(state.identity, ttl=state.settings.records_id_cache_seconds)
+        state.records_directory = directory  # type: ignore[attr-defined]
+    return directory
+
+
+def _etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def _parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    raw = value.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise UnprocessableContent("If-Match must be an ETag this service gave out.",
+                                   errors=[{"field": "If-Match", "code": "invalid", "message": "Is not an ETag of a record."}])
+    return int(raw)
+
+
+def _too_many(principal: Principal, limit: int) -> JSONResponse:
+    # Returned, not raised: the alert written to the access log must commit with the request.
+    return problem_response(429, "too-many-requests", "Too many requests",
+                            f"More than {limit} student records read this hour; the state data office has been alerted.",
+                            headers={"Retry-After": str(3600 - datetime.now(UTC).minute * 60), **NO_STORE})
+
+
+async def _write_one(entity: Entity, request: Request, body: dict[str, Any], session: DbSession, state: State,
+                     principal: Principal, if_match: str | None, idempotency_key: str | None) -> Response:
+    digest = request_hash(request.method, request.url.path, await request.body())
+    replayed = await replay(session, principal.subject, idempotency_key, digest)
+    if replayed is not None:
+        return replayed
+    writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""))
+    district = writer.submitting_district(body.get("district_id") if isinstance(body, dict) else None)
+    submission, (outcome,) = await writer.submit(entity, [body], district, if_match=_parse_if_match(if_match))
+    if outcome.status == "rejected":
+        if outcome.http_status == 403:
+            raise Forbidden("This record may not be written by this caller.", errors=outcome.errors)
+        raise UnprocessableContent("See 'errors' for every field that needs attention.", errors=outcome.errors)
+    id_field = ID_FIELD[entity]
+    payload = {id_field: outcome.state_id, "status": outcome.status, "version": outcome.version,
+               "submission_id": submission.id}
+    status = 201 if outcome.status == "created" else 200
+    headers = {"ETag": _etag(outcome.version or 0),
+               "Location": f"/records/v1/{'students' if entity == 'student' else 'staff'}/{outcome.state_id}"}
+    remember(session, principal.subject, idempotency_key, digest, status, payload, headers)
+    return JSONResponse(payload, status_code=status, headers=headers)
+
+
+async def _write_bulk(entity: Entity, request: Request, session: DbSession, state: State,
+                      principal: Principal, district_id: str | None, idempotency_key: str | None) -> Response:
+    raw = await request.body()
+    digest = request_hash(request.method, str(request.url.path) + "?" + str(request.url.query), raw)
+    replayed = await replay(session, principal.subject, idempotency_key, digest)
+    if replayed is not None:
+        return replayed
+    rows = _parse_rows(raw, request.headers.get("content-type", ""), state.settings.records_bulk_max_rows)
+    writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""))
+    district = writer.submitting_district(district_id)
+    submission, outcomes = await writer.submit(entity, rows, district)
+    payload = {"submission_id": submission.id, "rows": submission.rows, "accepted": submission.accepted,
+               "rejected": submission.rejected,
+               "results": [o.as_dict(ID_FIELD[entity]) for o in outcomes]}
+    remember(session, principal.subject, idempotency_key, digest, 200, payload, {})
+    return JSONResponse(payload, status_code=200)
+
+
+def _parse_rows(raw: bytes, content_type: str, max_rows: int) -> list[Any]:
+    def bad(message: str, field: str = "body") -> UnprocessableContent:
+        return UnprocessableContent(message, errors=[{"field": field, "code": "invalid", "message": message}])
+
+    if "ndjson" in content_type or "jsonl" in content_type:
+        rows = []
+        for number, line in enumerate(raw.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                rows.append(_Unparsable(number))
+    else:
+        try:
+            rows = json.loads(raw or b"null")
+        except ValueError:
+            raise bad("The body is not valid JSON.") from None
+        if isinstance(rows, dict) and isinstance(rows.get("records"), list):
+            rows = rows["records"]
+        if not isinstance(rows, list):
+            raise bad("The body must be a JSON array of records (or NDJSON, one record per line).")
+    if not rows:
+        raise bad("The submission holds no records.")
+    if len(rows) > max_rows:
+        raise bad(f"At most {max_rows} records per request; split the file.")
+    return rows
+
+
+class _Unparsable:
+    """An NDJSON line that is not JSON: fails alone, as any other bad row."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+# --- students ----------------------------------------------------------------------------------
+
+
+@records.post("/students", status_code=201, summary="Create or update one student's record (natural-key upsert)",
+              responses={200: {"description": "Updated (or unchanged)"}, 201: {"description": "Created"},
+                         412: {"description": "If-Match did not match"}, 422: {"description": "Invalid fields"}})
+async def submit_student(request: Request, session: DbSession, state: State, principal: CurrentPrincipal,
+                         body: Annotated[dict[str, Any], Body(openapi_examples={"new": {"value": STUDENT_EXAMPLE}})],
+                         if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> Response:
+    return await _write_one("student", request, body, session, state, principal, if_match, idempotency_key)
+
+
+@records.post("/students/bulk", summary="Submit many student records (JSON array or NDJSON); answers per row",
+              openapi_extra={"requestBody": {"content": {
+                  "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                  "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def submit_students_bulk(request: Request, session: DbSession, state: State, principal: CurrentPrincipal,
+                               district_id: Annotated[str | None, Query(max_length=16)] = None,
+                               idempotency_key: IdempotencyKey = None) -> Response:
+    return await _write_bulk("student", request, session, state, principal, district_id, idempotency_key)
+
+
+@records.get("/students/{state_student_id}", summary="One student's record, with only the fields the caller may see")
+async def read_student(state_student_id: str, session: DbSession, state: State, principal: CurrentPrincipal,
+                       as_of: Annotated[datetime | None, Query(description="The record as it stood then (UTC)")] = None,
+                       purpose: Purpose = None) -> Response:
+    reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour)
+    try:
+        record, subject = await reader.student(state_student_id, as_of=_utc(as_of), purpose=purpose)
+    except VolumeExceeded:
+        return _too_many(principal, state.settings.records_reads_per_hour)
+    return JSONResponse(record, headers={"ETag": _etag(subject.version), **NO_STORE})
+
+
+@records.get("/students", summary="Students the caller reaches, projected (paged; keyset with `after`)")
+async def list_students(session: DbSession, state: State, principal: CurrentPrincipal,
+                        district_id: Annotated[str | None, Query(max_length=16)] = None,
+                        school_id: Annotated[str | None, Query(max_length=16)] = None,
+                        after: Annotated[str | None, Query(max_length=16, description="Last state ID of the previous page")] = None,
+                        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+                        purpose: Purpose = None) -> Response:
+    if limit > 100 and not purpose:
+        raise UnprocessableContent("State a purpose to read more than 100 records at a time (bulk export).",
+                                   errors=[{"field": "purpose", "code": "required",
+                                            "message": "Is required when limit is over 100."}])
+    reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour)
+    try:
+        rows = await reader.students(district_id=district_id, school_id=school_id, after=after, limit=limit,
+                                     offset=offset, purpose=purpose)
+    except VolumeExceeded:
+        return _too_many(principal, state.settings.records_reads_per_hour)
+    next_after = rows[-1]["state_student_id"] if len(rows) == limit else None
+    return JSONResponse({"items": rows, "next_after": next_after}, headers=NO_STORE)
+
+
+@records.get("/students/{state_student_id}/history", summary="Every version of the record's elements, newest first, projected")
+async def student_history(state_student_id: str, session: DbSession, principal: CurrentPrincipal,
+                          limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                          offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    repo = RecordsRepository(session)
+    if await repo.subject("student", state_student_id) is None:
+        raise NotFound("No such student record.")
+    fields = visible_fields(principal, (await repo.facts_for([state_student_id], _today()))[state_student_id])
+    if not fields:
+        raise NotFound("No such student record.")
+    out, went_out = [], set()
+    for version in await repo.history("student", state_student_id, limit=limit, offset=offset):
+        shown = project(assemble("student", state_student_id, [(version.section, version.item_key, version.data or {})]),
+                        fields)
+        shown.pop("state_student_id", None)
+        if not shown and version.operation != "delete":
+            continue  # a change to fields the caller may not see is not shown at all
+        went_out |= fields_present(shown)
+        out.append({"change_version": version.id, "section": version.section, "operation": version.operation,
+                    "recorded_at": version.recorded_at.isoformat(), "submission_id": version.submission_id,
+                    "record": shown})
+    await append_many(session, RecordsAccessLogEntry, [{
+        "action": "read_history", "index_columns": {"state_id": state_student_id},
+        "payload": {"entity": "student", "state_id": state_student_id, "role": principal.role,
+                    "fields": sorted(went_out)}}], actor=principal.subject, request_id=current_request_id())
+    return JSONResponse({"versions": out}, headers=NO_STORE)
+
+
+@records.get("/changes", summary="Students whose records changed after a change version (sync feed)")
+async def changes(session: DbSession, principal: CurrentPrincipal,
+                  min_change_version: Annotated[int, Query(ge=0)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> Response:
+    repo = RecordsRepository(session)
+    versions = await repo.changes("student", min_change_version, limit)
+    today = _today()
+    facts = await repo.facts_for([v.state_id for v in versions], today)
+    visible: dict[str, frozenset[str]] = {sid: visible_fields(principal, f, today=today) for sid, f in facts.items()}
+    out = []
+    for v in versions:
+        fields = visible.get(v.state_id, frozenset())
+        section_fields = [f for f in fields if f.startswith(v.section + ".") or (v.section == "identifiers" and "." not in f)]
+        if not section_fields:
+            continue  # out of reach, or a section the caller cannot see: that it changed is not told
+        out.append({"state_student_id": v.state_id, "change_version": v.id, "section": v.section,
+                    "operation": v.operation})
+    next_version = versions[-1].id if versions else min_change_version
+    return JSONResponse({"changes": out, "next_min_change_version": next_version}, headers=NO_STORE)
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+@records.post("/staff", status_code=201, summary="Create or update one staff record")
+async def submit_staff(request: Request, session: DbSession, state: State, principal: CurrentPrincipal,
+                       body: Annotated[dict[str, Any], Body()],
+                       if_match: IfMatch = None, idempotency_key: IdempotencyKey = None) -> Response:
+    return await _write_one("staff", request, body, session, state, principal, if_match, idempotency_key)
+
+
+@records.post("/staff/bulk", summary="Submit many staff records (JSON array or NDJSON); answers per row")
+async def submit_staff_bulk(request: Request, session: DbSession, state: State, principal: CurrentPrincipal,
+                            district_id: Annotated[str | None, Query(max_length=16)] = None,
+                            idempotency_key: IdempotencyKey = None) -> Response:
+    return await _write_bulk("staff", request, session, state, principal, district_id, idempotency_key)
+
+
+@records.get("/staff/{staff_id}", summary="A staff record: the open-records view (names, assignments, credentials), never the SSN")
+async def read_staff(staff_id: str, session: DbSession, principal: CurrentPrincipal) -> Response:
+    repo = RecordsRepository(session)
+    subject = await repo.subject("staff", staff_id)
+    fields = visible_staff_fields(principal)
+    if subject is None or not fields:
+        raise NotFound("No such staff record.")
+    items = (await repo.items("staff", [staff_id])).get(staff_id, [])
+    record = project(assemble("staff", staff_id, [(i.section, i.item_key, i.data) for i in items]), fields)
+    return JSONResponse(record, headers={"ETag": _etag(subject.version), **NO_STORE})
+
+
+# --- the access log ------------------------------------------------------------------------------
+
+
+@records.get("/access-log", summary="Who read or wrote which records (level-1 auditors)")
+async def access_log(session: DbSession, principal: CurrentPrincipal,
+                     state_id: Annotated[str | None, Query(max_length=16)] = None,
+                     actor: Annotated[str | None, Query(max_length=200)] = None,
+                     after_seq: Annotated[int, Query(ge=0)] = 0,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    if principal.role not in AUDITOR_ROLES:
+        raise Forbidden("The access log is for level-1 auditors.")
+    query = select(RecordsAccessLogEntry).where(RecordsAccessLogEntry.seq > after_seq)
+    if state_id:
+        query = query.where(RecordsAccessLogEntry.state_id == state_id)
+    if actor:
+        query = query.where(RecordsAccessLogEntry.actor == actor)
+    entries = (await session.scalars(query.order_by(RecordsAccessLogEntry.seq).limit(limit))).all()
+    return JSONResponse({"entries": [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                                      "request_id": e.request_id, "payload": json.loads(e.payload), "hash": e.hash}
+                                     for e in entries]}, headers=NO_STORE)
+
+
+def _today():
+    return datetime.now(UTC).date()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+__all__ = ["records", "row_scope"]

@@ -1,0 +1,358 @@
+"""Writing and reading records.
+
+Writes: a submission (one record or a bulk file) is validated against the dictionary row by row,
+the state IDs are checked with identity in one call, each row is authorised (a district writes
+only its own students), and the accepted rows are versioned in one transaction: an element whose
+data did not change makes no new version; one that did replaces the current value and appends a
+version, so nothing submitted is ever overwritten out of history.
+
+Reads: the caller's reach and fields come from the policy library alone (`visible_fields` on the
+student's relationships today); a student out of reach is indistinguishable from one that does
+not exist. Every read and write is written to the hash-chained access log with the field names
+that went out, never their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.records.facts import scope_filter
+from services.records.identity_directory import IdentityDirectory
+from services.records.models import (
+    ReadCounter,
+    RecordItem,
+    RecordItemVersion,
+    RecordsAccessLogEntry,
+    RecordSubject,
+    Submission,
+)
+from services.records.repository import RecordsRepository, assemble
+from services.records.sections import ID_FIELD, sections
+from services.records.validation import Problem, ValidatedRecord, validate_record
+from shared.audit import append_many
+from shared.db import new_uuid
+from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
+from shared.policy.access import project, row_scope, visible_fields, visible_staff_fields
+from shared.policy.dictionary import Entity
+from shared.policy.principal import Principal
+from shared.request_context import current_request_id
+
+WRITER_ROLES = frozenset({"district_sis", "service", "state_data_admin"})
+STATE_WRITERS = frozenset({"service", "state_data_admin"})
+PLAN_SECTIONS = frozenset({"programs", "special_education", "section_504"})
+
+
+@dataclass(slots=True)
+class RowOutcome:
+    row: int
+    status: str  # created | updated | unchanged | rejected
+    state_id: str | None = None
+    version: int | None = None
+    http_status: int = 200
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self, id_field: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"row": self.row, "status": self.status}
+        if self.state_id is not None:
+            out[id_field] = self.state_id
+        if self.version is not None:
+            out["version"] = self.version
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+def fields_present(record: Any, prefix: str = "") -> set[str]:
+    """Dictionary field names that carry a value in a (projected) record: what went out."""
+    names: set[str] = set()
+    if isinstance(record, dict):
+        for key, value in record.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
+                names |= fields_present(value, name)
+            else:
+                names.add(name)
+    elif isinstance(record, list):
+        for element in record:
+            names |= fields_present(element, prefix)
+    return names
+
+
+class RecordWriter:
+    def __init__(self, session: AsyncSession, directory: IdentityDirectory, principal: Principal,
+                 authorization: str) -> None:
+        self.session = session
+        self.repo = RecordsRepository(session)
+        self.directory = directory
+        self.principal = principal
+        self.authorization = authorization
+
+    def submitting_district(self, district_id: str | None) -> str | None:
+        """The district a submission is for: a district's client writes for its own district (named
+        when it has several); state staff and services may name any, or none."""
+        p = self.principal
+        if p.role not in WRITER_ROLES:
+            raise Forbidden("This role does not submit records.")
+        if p.role in STATE_WRITERS:
+            return district_id
+        if district_id is None:
+            if len(p.district_ids) != 1:
+                raise UnprocessableContent("Name the district this submission is for.",
+                                           errors=[Problem("district_id", "Is required.", "required").as_dict()])
+            return next(iter(p.district_ids))
+        if district_id not in p.district_ids:
+            raise Forbidden("A district submits records for its own district only.",
+                            errors=[Problem("district_id", "Is not a district of this client.").as_dict()])
+        return district_id
+
+    async def submit(self, entity: Entity, rows: Sequence[Any], district_id: str | None, *,
+                     if_match: int | None = None) -> tuple[Submission, list[RowOutcome]]:
+        """Validate, check and store rows; each row succeeds or fails alone."""
+        id_field = ID_FIELD[entity]
+        outcomes: list[RowOutcome] = []
+        accepted: list[tuple[int, ValidatedRecord]] = []
+        for i, body in enumerate(rows):
+            record, problems = validate_record(entity, body)
+            if record is None:
+                outcomes.append(RowOutcome(i, "rejected", http_status=422, errors=[p.as_dict() for p in problems]))
+                continue
+            refused = self._check_row(record, district_id)
+            if refused:
+                status, problems = refused
+                outcomes.append(RowOutcome(i, "rejected", record.state_id, http_status=status,
+                                           errors=[p.as_dict() for p in problems]))
+                continue
+            accepted.append((i, record))
+            outcomes.append(RowOutcome(i, "pending", record.state_id))
+        statuses = await self.directory.check(entity, [r.state_id for _, r in accepted], district_id,
+                                              self.authorization) if accepted else {}
+        own: set[str] = set()
+        if district_id is not None and self.principal.role not in STATE_WRITERS and entity == "student":
+            currents = [s.current_state_id for s in statuses.values() if s.current_state_id]
+            own = await self.repo.ever_enrolled_in(district_id, currents)
+        ready: list[tuple[int, ValidatedRecord]] = []
+        for i, record in accepted:
+            status = statuses.get(record.state_id)
+            outcome = outcomes[i]
+            if status is None or not status.known:
+                outcome.status, outcome.http_status = "rejected", 422
+                outcome.errors = [Problem(id_field, "Is not a state ID that identity knows.", "unknown-id").as_dict()]
+                continue
+            record.state_id = status.current_state_id  # a retired ID's record lives under the survivor
+            if (district_id is not None and self.principal.role not in STATE_WRITERS
+                    and not status.district_holds_local_id and record.state_id not in own):
+                outcome.status, outcome.http_status = "rejected", 403
+                outcome.errors = [Problem(id_field, "Is not a student of the submitting district: resolve "
+                                          "the student through identity first.", "not-own-student").as_dict()]
+                continue
+            outcome.state_id = record.state_id
+            ready.append((i, record))
+
+        submission = Submission(entity=entity, actor=self.principal.subject, district_id=district_id,
+                                rows=len(rows))
+        self.session.add(submission)
+        await self.session.flush()
+        if ready:
+            await self._store(entity, ready, outcomes, submission, district_id, if_match)
+        submission.accepted = sum(o.status in ("created", "updated", "unchanged") for o in outcomes)
+        submission.rejected = len(rows) - submission.accepted
+        return submission, outcomes
+
+    def _check_row(self, record: ValidatedRecord, district_id: str | None) -> tuple[int, list[Problem]] | None:
+        if self.principal.role in STATE_WRITERS:
+            return None
+        specs = sections(record.entity)
+        problems = [Problem(e.section, "Is written by state data staff only.", "state-only")
+                    for e in record.elements if specs[e.section].state_only]
+        if problems:
+            return 403, problems
+        problems = [Problem(f"{e.path}.district_id", "Must be the submitting district.", "other-district")
+                    for e in record.elements
+                    if e.section in ("enrollment", "assignments") and e.data.get("district_id") != district_id]
+        if record.district_id is not None and record.district_id != district_id:
+            problems.append(Problem("district_id", "Must be the submitting district.", "other-district"))
+        return (403, problems) if problems else None
+
+    async def _store(self, entity: Entity, ready: list[tuple[int, ValidatedRecord]], outcomes: list[RowOutcome],
+                     submission: Submission, district_id: str | None, if_match: int | None) -> None:
+        await self.repo.lock_for_writes()
+        subjects = await self.repo.subjects_for_update(entity, [r.state_id for _, r in ready])
+        if if_match is not None:
+            (_, record), = ready
+            if subjects[record.state_id].version != if_match:
+                raise PreconditionFailed("The record changed since it was read: fetch it again and retry.",
+                                         errors=[{"field": "If-Match", "code": "stale",
+                                                  "message": "Does not match the record's current version."}])
+        current = await self.repo.items(entity, sorted(subjects))
+        by_key = {(i.state_id, i.section, i.item_key): i for items in current.values() for i in items}
+        actor, now = self.principal.subject, datetime.now(UTC)
+        log: list[dict[str, Any]] = []
+        for row, record in ready:
+            subject = subjects[record.state_id]
+            was_new = subject.version == 0
+            changed_sections: set[str] = set()
+            fields_written: set[str] = set()
+            versions: list[RecordItemVersion] = []
+            for element in record.elements:
+                item = by_key.get((record.state_id, element.section, element.key))
+                if item is not None and item.data == element.data:
+                    continue
+                if item is None:
+                    item = RecordItem(id=new_uuid(), entity=entity, state_id=record.state_id, section=element.section,
+                                      item_key=element.key, district_id=district_id, data=element.data, version=1,
+                                      change_version=0, recorded_at=now, recorded_by=actor, submission_id=submission.id)
+                    self.session.add(item)
+                    current.setdefault(record.state_id, []).append(item)
+                    by_key[(record.state_id, element.section, element.key)] = item
+                    operation = "create"
+                else:
+                    item.data, item.version, item.district_id = element.data, item.version + 1, district_id
+                    item.recorded_at, item.recorded_by, item.submission_id = now, actor, submission.id
+                    operation = "update"
+                versions.append(RecordItemVersion(
+                    item_id=item.id, entity=entity, state_id=record.state_id, section=element.section,
+                    item_key=element.key, version=item.version, operation=operation, data=element.data,
+                    district_id=district_id, recorded_at=now, recorded_by=actor, submission_id=submission.id))
+                changed_sections.add(element.section)
+                fields_written |= fields_present(element.data, "" if element.section == "identifiers" else element.section)
+            outcome = outcomes[row]
+            if not versions:
+                outcome.status, outcome.version = "unchanged", subject.version
+                continue
+            self.session.add_all(versions)
+            await self.session.flush()
+            last = max(v.id for v in versions)
+            for v in versions:
+                by_key[(record.state_id, v.section, v.item_key)].change_version = v.id
+            subject.version += 1
+            subject.change_version = last
+            if entity == "student":
+                items = current.get(record.state_id, [])
+                if "enrollment" in changed_sections:
+                    await self.repo.refresh_enrollments(record.state_id, items)
+                if changed_sections & PLAN_SECTIONS:
+                    await self.repo.refresh_plans(record.state_id, items)
+            outcome.status = "created" if was_new else "updated"
+            outcome.http_status = 201 if was_new else 200
+            outcome.version = subject.version
+            log.append({"action": "write", "index_columns": {"state_id": record.state_id},
+                        "payload": {"entity": entity, "state_id": record.state_id, "role": self.principal.role,
+                                    "district_id": district_id, "submission_id": submission.id,
+                                    "sections": sorted(changed_sections), "fields": sorted(fields_written),
+                                    "ssn_received": record.carried_ssn}})
+        await self.session.flush()
+        await append_many(self.session, RecordsAccessLogEntry, log, actor=actor, request_id=current_request_id())
+
+
+class VolumeExceeded(Exception):
+    """The caller passed its hourly read allowance; the alert is already logged."""
+
+
+class RecordReader:
+    def __init__(self, session: AsyncSession, principal: Principal, *, reads_per_hour: int) -> None:
+        self.session = session
+        self.repo = RecordsRepository(session)
+        self.principal = principal
+        self.reads_per_hour = reads_per_hour
+
+    async def student(self, state_id: str, *, as_of: datetime | None, purpose: str | None) -> tuple[dict[str, Any], RecordSubject]:
+        subject = await self.repo.subject("student", state_id)
+        if subject is None:
+            raise NotFound("No such student record.")
+        today = date.today()
+        facts = (await self.repo.facts_for([state_id], today))[state_id]
+        fields = visible_fields(self.principal, facts, today=today)
+        if not fields:
+            raise NotFound("No such student record.")
+        await self.count_reads(1)
+        if as_of is None:
+            items = (await self.repo.items("student", [state_id])).get(state_id, [])
+            elements = [(i.section, i.item_key, i.data) for i in items]
+        else:
+            elements = await self.repo.elements_as_of("student", state_id, as_of)
+        record = project(assemble("student", state_id, elements), fields)
+        await self.log_reads([(state_id, record)], purpose, as_of=as_of)
+        return record, subject
+
+    async def students(self, *, district_id: str | None, school_id: str | None, after: str | None,
+                       limit: int, offset: int, purpose: str | None) -> list[dict[str, Any]]:
+        today = date.today()
+        scope = row_scope(self.principal, today=today)
+        query = select(RecordSubject.state_id).where(scope_filter(scope, today))
+        if district_id or school_id:
+            from services.records.facts import current_on
+            from services.records.models import Enrollment
+            conditions = [Enrollment.state_student_id == RecordSubject.state_id,
+                          current_on(Enrollment.entry_date, Enrollment.exit_date, today)]
+            if district_id:
+                conditions.append(Enrollment.district_id == district_id)
+            if school_id:
+                conditions.append(Enrollment.school_id == school_id)
+            query = query.where(select(Enrollment.id).where(*conditions).exists())
+        if after:
+            query = query.where(RecordSubject.state_id > after)
+        ids = list(await self.session.scalars(query.order_by(RecordSubject.state_id).limit(limit).offset(offset)))
+        if not ids:
+            return []
+        facts = await self.repo.facts_for(ids, today)
+        items = await self.repo.items("student", ids)
+        out: list[tuple[str, dict[str, Any]]] = []
+        for sid in ids:
+            fields = visible_fields(self.principal, facts[sid], today=today)
+            if not fields:  # the SQL filter and the policy disagree: trust the policy
+                continue
+            out.append((sid, project(assemble("student", sid, [(i.section, i.item_key, i.data) for i in items[sid]]), fields)))
+        await self.count_reads(len(out))
+        await self.log_reads(out, purpose)
+        return [record for _, record in out]
+
+    async def count_reads(self, n: int) -> None:
+        """The volume alarm: count this caller's reads in the current clock hour; past the limit,
+        log one alert for the hour and refuse."""
+        if n == 0:
+            return
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        actor = self.principal.subject
+        dialect = self.session.bind.dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(ReadCounter).values(actor=actor, hour=hour, reads=n, alerted=False)
+        statement = statement.on_conflict_do_update(
+            index_elements=["actor", "hour"], set_={"reads": ReadCounter.reads + n}
+        ).returning(ReadCounter.reads, ReadCounter.alerted)
+        reads, alerted = (await self.session.execute(statement)).one()
+        if reads <= self.reads_per_hour:
+            return
+        if not alerted:
+            await self.session.execute(update(ReadCounter).where(ReadCounter.actor == actor, ReadCounter.hour == hour)
+                                       .values(alerted=True))
+            await append_many(self.session, RecordsAccessLogEntry, [{
+                "action": "volume_alert",
+                "payload": {"role": self.principal.role, "reads_this_hour": reads, "limit": self.reads_per_hour},
+            }], actor=actor, request_id=current_request_id())
+        raise VolumeExceeded
+
+    async def log_reads(self, records: Iterable[tuple[str, dict[str, Any]]], purpose: str | None,
+                        *, as_of: datetime | None = None, action: str = "read") -> None:
+        entries = [{"action": action, "index_columns": {"state_id": sid},
+                    "payload": {"entity": "student", "state_id": sid, "role": self.principal.role,
+                                "fields": sorted(fields_present(record)), "purpose": purpose,
+                                "as_of": as_of.isoformat() if as_of else None}}
+                   for sid, record in records]
+        await append_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,
+                          request_id=current_request_id())
+
+
+def staff_view(principal: Principal, state_id: str, elements: Iterable[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
+    return project(assemble("staff", state_id, elements), visible_staff_fields(principal))
+
+
+async def record_count(session: AsyncSession, entity: str) -> int:
+    return int(await session.scalar(select(func.count()).select_from(RecordSubject).where(RecordSubject.entity == entity)) or 0)

@@ -1,0 +1,268 @@
+"""Check a submitted record against the data dictionary, field by field, and say everything that is
+wrong at once, naming the field, never echoing the value (values are PII).
+
+The dictionary is the schema: a key it does not know is an error (not silently dropped), a code
+must be in its code set (or match its standard: ISO 3166-1 and ISO 639-3 through pycountry, SCED
+and CIP by their published formats), dates are ISO 8601, and date pairs are in order. What comes
+out is the record split into its sections, with dates normalised, ready to be versioned.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import Any
+
+import pycountry
+
+from services.records.sections import ID_FIELD, ROOT, SectionSpec, natural_key, sections
+from shared.policy.dictionary import Entity, FieldSpec, load_data_dictionary
+
+ENVELOPE = ("district_id",)  # submission metadata, not record fields
+MAX_STRING = 500
+# Date pairs that must be in order: (section, start, end).
+DATE_ORDER: tuple[tuple[str, str, str], ...] = (
+    ("enrollment", "entry_date", "exit_date"),
+    ("special_education", "iep_begin_date", "iep_end_date"),
+    ("section_504", "plan_begin_date", "plan_end_date"),
+    ("english_learner", "identification_date", "exit_date"),
+    ("early_childhood", "entry_date", "exit_date"),
+)
+EARLIEST = date(1900, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str
+    message: str
+    code: str = "invalid"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass(slots=True)
+class Element:
+    section: str
+    key: str
+    data: dict[str, Any]
+    path: str  # where it was in the submission, for problems found later (`enrollment[1]`)
+
+
+@dataclass(slots=True)
+class ValidatedRecord:
+    entity: Entity
+    state_id: str
+    district_id: str | None
+    elements: list[Element] = field(default_factory=list)
+    carried_ssn: bool = False  # accepted on input, never stored here (identity keeps its hash)
+
+    def sections(self) -> set[str]:
+        return {e.section for e in self.elements}
+
+
+# --- code sets ------------------------------------------------------------------------------------
+
+_FORMATS: dict[str, Callable[[str], bool]] = {
+    "ISO 3166-1 alpha-3": lambda v: pycountry.countries.get(alpha_3=v) is not None,
+    "ISO 639-3": lambda v: pycountry.languages.get(alpha_3=v) is not None,
+    "School Courses for the Exchange of Data (SCED)": lambda v: re.fullmatch(r"\d{5}", v) is not None,
+    "Classification of Instructional Programs (CIP 2020)": lambda v: re.fullmatch(r"\d{2}\.\d{4}", v) is not None,
+}
+
+
+@cache
+def _code_check(code_set: str) -> Callable[[str], bool]:
+    spec = load_data_dictionary().code_set(code_set)
+    if spec.values:
+        allowed = frozenset(spec.values)
+        return allowed.__contains__
+    check = _FORMATS.get(spec.standard or "")
+    if check is None:  # a standard we cannot check: fail closed, a reviewer must add it
+        raise LookupError(f"no validator for code set standard {spec.standard!r}")
+    return check
+
+
+# --- the field tree -------------------------------------------------------------------------------
+
+Tree = dict[str, "FieldSpec | Tree"]
+
+
+@cache
+def _tree(entity: Entity, section: str) -> Tree:
+    tree: Tree = {}
+    for spec in load_data_dictionary().fields_for(entity):
+        head, _, rest = spec.name.partition(".")
+        if section == ROOT:
+            if rest:
+                continue
+            parts = [head]
+        elif head == section and rest:
+            parts = rest.split(".")
+        else:
+            continue
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[parts[-1]] = spec
+    return tree
+
+
+def _check_value(spec: FieldSpec, value: Any, path: str, problems: list[Problem]) -> Any:
+    """The normalised value, or None after recording a problem."""
+    bad = lambda message: problems.append(Problem(path, message)) or None
+    match spec.type:
+        case "string":
+            if not isinstance(value, str) or not value.strip():
+                return bad("Must be a non-empty string.")
+            if len(value) > MAX_STRING:
+                return bad(f"Must be at most {MAX_STRING} characters.")
+            return value.strip()
+        case "date":
+            if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                return bad("Must be a date in ISO 8601 form (YYYY-MM-DD).")
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                return bad("Must be a real calendar date (YYYY-MM-DD).")
+            if day < EARLIEST:
+                return bad("Must not be before 1900.")
+            return value
+        case "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return bad("Must be an integer.")
+            return value
+        case "decimal":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return bad("Must be a number.")
+            return value
+        case "boolean":
+            if not isinstance(value, bool):
+                return bad("Must be true or false.")
+            return value
+        case "code":
+            assert spec.code_set is not None
+            if not isinstance(value, str) or not _code_check(spec.code_set)(value):
+                return bad(f"Must be a code from the '{spec.code_set}' code set.")
+            return value
+        case "code_list":
+            assert spec.code_set is not None
+            check = _code_check(spec.code_set)
+            if not isinstance(value, list) or not all(isinstance(v, str) and check(v) for v in value):
+                return bad(f"Must be a list of codes from the '{spec.code_set}' code set.")
+            if len(set(value)) != len(value):
+                return bad("Must not repeat a code.")
+            return value
+    return bad("Unsupported field type.")  # pragma: no cover - the dictionary's types are closed
+
+
+def _check_mapping(tree: Tree, value: Any, path: str, problems: list[Problem]) -> dict[str, Any] | None:
+    if not isinstance(value, Mapping):
+        problems.append(Problem(path, "Must be an object."))
+        return None
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        sub = f"{path}.{key}" if path else str(key)
+        node = tree.get(key) if isinstance(key, str) else None
+        if node is None:
+            problems.append(Problem(sub, "Unknown field: not in the data dictionary.", "unknown-field"))
+            continue
+        if item is None:
+            continue  # an explicit null is the same as leaving the field out
+        if isinstance(node, dict):  # a nested list of sub-records (special_education.services)
+            if not isinstance(item, list):
+                problems.append(Problem(sub, "Must be a list of objects."))
+                continue
+            elements = [_check_mapping(node, e, f"{sub}[{i}]", problems) for i, e in enumerate(item)]
+            out[key] = [e for e in elements if e]
+        else:
+            checked = _check_value(node, item, sub, problems)
+            if checked is not None:
+                out[key] = checked
+    return out
+
+
+def _check_order(section: str, data: dict[str, Any], path: str, problems: list[Problem]) -> None:
+    for name, start, end in DATE_ORDER:
+        if name == section and data.get(start) and data.get(end) and data[end] < data[start]:
+            problems.append(Problem(f"{path}.{end}", f"Must not be before {start}.", "date-order"))
+
+
+def _element(spec: SectionSpec, value: Any, path: str, problems: list[Problem]) -> Element | None:
+    before = len(problems)
+    data = _check_mapping(_tree(spec.entity, spec.name), value, path, problems)
+    if data is None:
+        return None
+    for name in spec.required:
+        if name not in data and not any(p.field == f"{path}.{name}" for p in problems[before:]):
+            problems.append(Problem(f"{path}.{name}", "Is required.", "required"))
+    _check_order(spec.name, data, path, problems)
+    if len(problems) > before:
+        return None
+    return Element(spec.name, natural_key(spec, data), data, path)
+
+
+def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, list[Problem]]:
+    """Split a submitted record into versionable elements, or list every problem in it."""
+    problems: list[Problem] = []
+    if not isinstance(body, Mapping):
+        return None, [Problem("body", "Must be a JSON object.")]
+    id_field = ID_FIELD[entity]
+    specs = sections(entity)
+    root_tree = _tree(entity, ROOT)
+    state_id = body.get(id_field)
+    if not isinstance(state_id, str) or not state_id.strip():
+        problems.append(Problem(id_field, "Is required.", "required"))
+    district_id = body.get("district_id")
+    if district_id is not None and (not isinstance(district_id, str) or not district_id.strip()):
+        problems.append(Problem("district_id", "Must be a non-empty string."))
+    record = ValidatedRecord(entity, str(state_id or "").strip(), district_id)
+    root: dict[str, Any] = {}
+    seen_keys: dict[tuple[str, str], str] = {}
+    for key, value in body.items():
+        if key in ENVELOPE or key == id_field:
+            continue
+        if key == "ssn":
+            if value is not None and not isinstance(value, str):
+                problems.append(Problem("ssn", "Must be a string."))
+            record.carried_ssn = value is not None
+            continue
+        if key in root_tree:
+            spec = root_tree[key]
+            if value is not None and isinstance(spec, FieldSpec):
+                checked = _check_value(spec, value, key, problems)
+                if checked is not None:
+                    root[key] = checked
+            continue
+        section = specs.get(key) if key != ROOT else None
+        if section is None:
+            problems.append(Problem(key, "Unknown field: not in the data dictionary.", "unknown-field"))
+            continue
+        if value is None:
+            continue
+        if section.shape == "single":
+            element = _element(section, value, key, problems)
+            if element is not None and element.data:
+                record.elements.append(element)
+            continue
+        if not isinstance(value, list):
+            problems.append(Problem(key, "Must be a list of objects."))
+            continue
+        for i, item in enumerate(value):
+            element = _element(section, item, f"{key}[{i}]", problems)
+            if element is None:
+                continue
+            where = seen_keys.setdefault((key, element.key), f"{key}[{i}]")
+            if where != f"{key}[{i}]":
+                problems.append(Problem(f"{key}[{i}]", f"Repeats the natural key of {where}.", "duplicate-key"))
+                continue
+            record.elements.append(element)
+    if root:
+        record.elements.insert(0, Element(ROOT, "", root, ""))
+    if problems:
+        return None, problems
+    return record, []
