@@ -174,14 +174,20 @@ async def person_id_statuses(body: PersonStatusRequest, session: DbSession, prin
         if survivor is not None:
             current[state_id] = survivor
     held: set[str] = set()
+    absorbed: dict[str, set[str]] = {}  # survivor -> IDs merged into it (a district may hold one of those)
     if body.district_id is not None and current:
+        survivors = {p.state_id for p in current.values()}
+        for retired, into in (await session.execute(
+                select(Person.state_id, Person.merged_into).where(Person.merged_into.in_(survivors)))).all():
+            absorbed.setdefault(into, set()).add(retired)
         held = await repository.ids_with_alias_in(
-            body.district_id, set(current) | {p.state_id for p in current.values()})
+            body.district_id, set(current) | survivors | set().union(*absorbed.values()))
     results = []
     for state_id in body.state_ids:
         survivor = current.get(state_id)
         holds = None if body.district_id is None else (
-            survivor is not None and (state_id in held or survivor.state_id in held))
+            survivor is not None and (state_id in held or survivor.state_id in held
+                                      or not held.isdisjoint(absorbed.get(survivor.state_id, ()))))
         results.append({
             "state_id": state_id,
             "status": loaded[state_id].status if survivor is not None else "unknown",
