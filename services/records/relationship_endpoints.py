@@ -24,10 +24,11 @@ from services.records.models import (
     SectionStaff,
     SectionStudent,
 )
+from services.records.repository import RecordsRepository
 from services.records.service import STATE_WRITERS, WRITER_ROLES
 from shared.audit import append_many
 from shared.deps import CurrentPrincipal, DbSession
-from shared.errors import Forbidden
+from shared.errors import Forbidden, UnprocessableContent
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
 from shared.schemas import RequestModel, ResponseModel
@@ -107,6 +108,18 @@ class CaseloadOut(ResponseModel):
     end_date: date | None
 
 
+async def _require_own_students(session: DbSession, district_id: str, student_ids: list[str],
+                                field: str) -> None:
+    """A district may tie only its own students (enrolled there, now or before) to its staff;
+    otherwise a roster would be a way to reach any student in the state."""
+    own = await RecordsRepository(session).ever_enrolled_in(district_id, student_ids)
+    problems = [{"field": field.format(i=i), "code": "not-own-student",
+                 "message": "Is not a student enrolled in this district."}
+                for i, sid in enumerate(student_ids) if sid not in own]
+    if problems:
+        raise UnprocessableContent("Every student must be enrolled in the district.", errors=problems)
+
+
 def _authorize(principal: Principal, district_id: str) -> None:
     if principal.role not in WRITER_ROLES:
         raise Forbidden("This role does not submit relationships.")
@@ -122,6 +135,8 @@ async def put_class_section(district_id: Annotated[str, Path(max_length=16)],
                             section_code: Annotated[str, Path(max_length=64)], body: ClassSectionIn,
                             session: DbSession, principal: CurrentPrincipal) -> ClassSectionOut:
     _authorize(principal, district_id)
+    await _require_own_students(session, district_id, [s.state_student_id for s in body.students],
+                                "students[{i}].state_student_id")
     section = await session.scalar(select(ClassSection).where(
         ClassSection.district_id == district_id, ClassSection.section_code == section_code).with_for_update())
     if section is None:
@@ -152,6 +167,7 @@ async def put_class_section(district_id: Annotated[str, Path(max_length=16)],
                     summary="Put a student on a counselor's or service provider's caseload (dated)")
 async def add_caseload(body: CaseloadIn, session: DbSession, principal: CurrentPrincipal) -> Caseload:
     _authorize(principal, body.district_id)
+    await _require_own_students(session, body.district_id, [body.state_student_id], "state_student_id")
     entry = await session.scalar(select(Caseload).where(
         Caseload.district_id == body.district_id, Caseload.staff_id == body.staff_id,
         Caseload.state_student_id == body.state_student_id, Caseload.kind == body.kind,

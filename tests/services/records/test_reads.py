@@ -140,3 +140,19 @@ async def test_staff_open_records_view_never_has_the_ssn(world: World, make_user
     assert "class_size" not in body["assignments"][0] and "ssn" not in body and "078-05-1120" not in view.text
     full = (await world.client.get(f"/records/v1/staff/{staff_id}", headers=world.steward)).json()
     assert full["demographics"]["birth_date"] == "1984-06-02" and "ssn" not in full
+
+
+async def test_a_roster_cannot_reach_another_districts_student(world: World) -> None:
+    own, foreign = world.students[0], await world.resolve("X-9", "Dara", "Fenn", "2013-01-01", world.other_sis, "1002")
+    assert (await world.submit(basic_record(own))).status_code == 201
+    record = basic_record(foreign)
+    record["enrollment"][0].update(district_id="1002", school_id="1002-01")
+    assert (await world.submit(record, world.other_sis)).status_code == 201
+    response = await world.client.put("/records/v1/class-sections/1001/SNEAK", headers=world.sis, json={
+        "school_id": "1001-01", "school_year": "2025-2026", "begin_date": PAST, "end_date": FUTURE,
+        "teachers": [{"staff_id": "S10000001", "begin_date": PAST}],
+        "students": [{"state_student_id": own, "begin_date": PAST}, {"state_student_id": foreign, "begin_date": PAST}]})
+    assert response.status_code == 422 and [e["field"] for e in response.json()["errors"]] == ["students[1].state_student_id"]
+    caseload = await world.client.post("/records/v1/caseloads", headers=world.sis, json={
+        "district_id": "1001", "staff_id": "S2", "state_student_id": foreign, "kind": "counselor", "begin_date": PAST})
+    assert caseload.status_code == 422 and caseload.json()["errors"][0]["field"] == "state_student_id"
