@@ -7,6 +7,8 @@
     slds keys rotate
     slds identity estimate --source reviews|em --out model.toml   (re-estimate the match model)
     slds demo                                                  (a small synthetic state)
+    slds retention run [--today YYYY-MM-DD] [--dry-run]        (discipline expiry, archive, destroy)
+    slds records verify-log                                    (check the records access log chain)
 """
 
 from __future__ import annotations
@@ -158,10 +160,47 @@ def cmd_demo(_args: argparse.Namespace) -> int:
 
     from shared.migrate import analyze
 
+    from services.demo_records import load_demo_records
+
     cmd_db_upgrade(argparse.Namespace(revision="head"))
-    print(_run_in_session(load_demo))
+    text, records_input = _run_in_session(load_demo)
+    print(text)
+    if records_input is not None:
+        summary = asyncio.run(load_demo_records(get_settings(), **records_input))
+        print(f"Records: {summary['records']} student records ({summary['rejected']} rejected), "
+              f"{summary['sections']} class sections, "
+              f"{summary['caseloads']} caseload entries (demo.teacher, demo.counselor, demo.psychologist)")
     asyncio.run(analyze(get_settings().effective_database_url))
     return 0
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from services.records.retention import run_retention
+
+    today = args.today or datetime.now(UTC).date()
+
+    async def work(session: Any) -> Any:
+        return await run_retention(session, today, dry_run=args.dry_run)
+
+    print(json.dumps(_run_in_session(work).as_dict()))
+    return 0
+
+
+def cmd_records_verify_log(_args: argparse.Namespace) -> int:
+    from services.records.models import RecordsAccessLogEntry
+    from shared.audit import verify_chain
+
+    async def work(session: Any) -> Any:
+        return await verify_chain(session, RecordsAccessLogEntry)
+
+    report = _run_in_session(work)
+    out: dict[str, Any] = {"ok": report.ok, "entries": report.entries}
+    if not report.ok:
+        out |= {"first_bad_seq": report.first_bad_seq, "problem": report.problem}
+    print(json.dumps(out))
+    return 0 if report.ok else 1
 
 
 def _run_or_report(work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -172,6 +211,15 @@ def _run_or_report(work: Callable[[Any], Awaitable[Any]]) -> Any:
     except SLDSError as exc:
         print(json.dumps({"error": exc.title, "detail": exc.detail, **exc.extensions}), file=sys.stderr)
         return None
+
+
+def date_arg(value: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a date, YYYY-MM-DD") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,6 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
     est.set_defaults(func=cmd_identity_estimate)
 
     sub.add_parser("demo", help="migrate and load a small synthetic state").set_defaults(func=cmd_demo)
+
+    retention = sub.add_parser("retention").add_subparsers(dest="retention_command", required=True)
+    run = retention.add_parser("run", help="apply the retention schedule (records/retention.py)")
+    run.add_argument("--today", type=date_arg, help="the day to judge ages by (default: today, UTC)")
+    run.add_argument("--dry-run", action="store_true", help="count what would go; change nothing")
+    run.set_defaults(func=cmd_retention_run)
+
+    records = sub.add_parser("records").add_subparsers(dest="records_command", required=True)
+    records.add_parser("verify-log", help="verify the records access log's hash chain (exit 1 if broken)"
+                       ).set_defaults(func=cmd_records_verify_log)
     return parser
 
 

@@ -2,7 +2,8 @@
 district, and 300 synthetic students (bench/synth, seeded) resolved through identity exactly as
 the districts' submissions would be, transfers and typos included, so the locator and the review
 queue have something in them. Credentials are random, kept in var/demo-credentials.json (mode 600)
-and printed. (Student records, classes and caseloads join when the records service stores them.)"""
+and printed. Then each district's SIS posts its students' records, class sections and caseloads
+to the records service (`services/demo_records.py`)."""
 
 from __future__ import annotations
 
@@ -46,14 +47,16 @@ DEMO_CLIENTS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-async def load_demo(session: AsyncSession) -> str:
+async def load_demo(session: AsyncSession) -> tuple[str, dict[str, Any] | None]:
+    """The printed instructions, and what `load_demo_records` needs (None when already loaded)."""
     settings = get_settings()
     path = settings.var_dir / "demo-credentials.json"
     accounts = AccountService(session, settings)
     if await accounts.accounts.user_by_username("demo.admin") is not None and path.exists():
-        return _instructions(json.loads(path.read_text()), again=True)
+        return _instructions(json.loads(path.read_text()), again=True), None
     credentials: dict[str, Any] = {"users": {}, "clients": {}}
     resolved = await _resolve_students(session)
+    latest = resolved.pop("latest")
     credentials["students"] = resolved
     own = {"demo.parent": resolved["sample_ids"][:1], "demo.student": resolved["sample_ids"][1:2]}
     for username, role, scope in DEMO_USERS:
@@ -70,7 +73,9 @@ async def load_demo(session: AsyncSession) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(credentials, indent=2))
     path.chmod(0o600)
-    return _instructions(credentials, again=False)
+    staff = {role: scope["staff_id"] for _, role, scope in DEMO_USERS if "staff_id" in scope}
+    return _instructions(credentials, again=False), {"clients": credentials["clients"], "latest": latest,
+                                                      "staff": staff}
 
 
 async def _resolve_students(session: AsyncSession) -> dict[str, Any]:
@@ -81,14 +86,18 @@ async def _resolve_students(session: AsyncSession) -> dict[str, Any]:
     resolver = Resolver(session, get_settings())
     decisions: dict[str, int] = {}
     sample_ids: list[str] = []
-    for row in state.submissions:
+    latest: dict[str, dict[str, Any]] = {}  # state ID -> the last submission it was resolved from
+    for row in sorted(state.submissions, key=lambda r: (r.get("submitted_on") or "", r["row_ref"])):
         body = StudentResolveRequest.model_validate({k: v for k, v in row.items() if k in fields})
         outcome = await resolver.resolve(facts_from_request(body, resolver.settings), body.district_id,
                                          body.local_student_id, "demo:synthetic-districts")
         decisions[outcome.decision] = decisions.get(outcome.decision, 0) + 1
+        if outcome.state_id:
+            latest[outcome.state_id] = row
         if outcome.state_id and len(sample_ids) < 3 and outcome.state_id not in sample_ids:
             sample_ids.append(outcome.state_id)
-    return {"submissions": len(state.submissions), "decisions": decisions, "sample_ids": sample_ids}
+    return {"submissions": len(state.submissions), "decisions": decisions, "sample_ids": sample_ids,
+            "latest": latest}
 
 
 def _instructions(credentials: dict[str, Any], *, again: bool) -> str:

@@ -7,10 +7,13 @@ because the dictionary is the schema a state edits; the OpenAPI examples show th
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -28,6 +31,7 @@ from shared.policy.access import project, row_scope, visible_fields, visible_sta
 from shared.policy.dictionary import Entity
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
+from shared.settings import Settings
 
 records = APIRouter(prefix="/records/v1", tags=["records"])
 
@@ -185,11 +189,11 @@ async def read_student(state_student_id: str, session: DbSession, state: State, 
     return JSONResponse(record, headers={"ETag": _etag(subject.version), **NO_STORE})
 
 
-@records.get("/students", summary="Students the caller reaches, projected (paged; keyset with `after`)")
+@records.get("/students", summary="Students the caller reaches, projected (paged; follow `next_cursor`)")
 async def list_students(session: DbSession, state: State, principal: CurrentPrincipal,
                         district_id: Annotated[str | None, Query(max_length=16)] = None,
                         school_id: Annotated[str | None, Query(max_length=16)] = None,
-                        after: Annotated[str | None, Query(max_length=16, description="Last state ID of the previous page")] = None,
+                        cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page")] = None,
                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
                         purpose: Purpose = None) -> Response:
@@ -197,14 +201,36 @@ async def list_students(session: DbSession, state: State, principal: CurrentPrin
         raise UnprocessableContent("State a purpose to read more than 100 records at a time (bulk export).",
                                    errors=[{"field": "purpose", "code": "required",
                                             "message": "Is required when limit is over 100."}])
+    cursors = PageCursor(state.settings, principal.subject)
+    after = cursors.open(cursor) if cursor else None
     reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour)
     try:
-        rows = await reader.students(district_id=district_id, school_id=school_id, after=after, limit=limit,
-                                     offset=offset, purpose=purpose)
+        rows, last = await reader.students(district_id=district_id, school_id=school_id, after=after, limit=limit,
+                                           offset=offset, purpose=purpose)
     except VolumeExceeded:
         return _too_many(principal, state.settings.records_reads_per_hour)
-    next_after = rows[-1]["state_student_id"] if len(rows) == limit else None
-    return JSONResponse({"items": rows, "next_after": next_after}, headers=NO_STORE)
+    return JSONResponse({"items": rows, "next_cursor": cursors.seal(last) if last else None}, headers=NO_STORE)
+
+
+class PageCursor:
+    """An opaque, tamper-proof cursor (Fernet, keyed by the deployment secret and the caller) that
+    carries the last state ID of a page without showing it: a role that may not see state IDs
+    cannot read them out of paging, and one caller's cursor is useless to another."""
+
+    def __init__(self, settings: Settings, subject: str) -> None:
+        digest = hashlib.sha256(b"records-page-cursor\0" + settings.resolved_secret_key() + b"\0" + subject.encode())
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest.digest()))
+
+    def seal(self, last_id: str) -> str:
+        return self._fernet.encrypt(last_id.encode()).decode()
+
+    def open(self, cursor: str) -> str:
+        try:
+            return self._fernet.decrypt(cursor.encode(), ttl=24 * 3600).decode()
+        except (InvalidToken, ValueError):
+            raise UnprocessableContent("The cursor is not one this service gave you (or it is over a day old).",
+                                       errors=[{"field": "cursor", "code": "invalid",
+                                                "message": "Is not a valid page cursor."}]) from None
 
 
 @records.get("/students/{state_student_id}/history", summary="Every version of the record's elements, newest first, projected")

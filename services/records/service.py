@@ -283,7 +283,10 @@ class RecordReader:
         return record, subject
 
     async def students(self, *, district_id: str | None, school_id: str | None, after: str | None,
-                       limit: int, offset: int, purpose: str | None) -> list[dict[str, Any]]:
+                       limit: int, offset: int, purpose: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of projected records and the last state ID the page's query reached (None at
+        the end), which the endpoint seals into an opaque cursor: a role that may not see state
+        IDs must not learn them from paging either."""
         today = date.today()
         scope = row_scope(self.principal, today=today)
         query = select(RecordSubject.state_id).where(scope_filter(scope, today))
@@ -301,7 +304,7 @@ class RecordReader:
             query = query.where(RecordSubject.state_id > after)
         ids = list(await self.session.scalars(query.order_by(RecordSubject.state_id).limit(limit).offset(offset)))
         if not ids:
-            return []
+            return [], None
         facts = await self.repo.facts_for(ids, today)
         items = await self.repo.items("student", ids)
         out: list[tuple[str, dict[str, Any]]] = []
@@ -312,7 +315,7 @@ class RecordReader:
             out.append((sid, project(assemble("student", sid, [(i.section, i.item_key, i.data) for i in items[sid]]), fields)))
         await self.count_reads(len(out))
         await self.log_reads(out, purpose)
-        return [record for _, record in out]
+        return [record for _, record in out], (ids[-1] if len(ids) == limit else None)
 
     async def count_reads(self, n: int) -> None:
         """The volume alarm: count this caller's reads in the current clock hour; past the limit,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -40,6 +41,10 @@ def test_demo_loads_once_and_prints_how_to_log_in(slds, tmp_path: Path) -> None:
     # transfers and resubmissions matched rather than duplicated.
     assert 280 <= students["decisions"]["assigned"] <= 310
     assert students["decisions"]["matched"] >= 50
+    # Every district posted its students' records through the records API, none refused.
+    records = re.search(r"Records: (\d+) student records \((\d+) rejected\), (\d+) class sections", first.stdout)
+    assert records is not None, first.stdout
+    assert int(records[1]) >= 280 and int(records[2]) == 0 and int(records[3]) == 2
     second = slds("demo")
     assert "already loaded" in second.stdout
     assert json.loads((tmp_path / "var" / "demo-credentials.json").read_text()) == credentials

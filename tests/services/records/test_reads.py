@@ -73,10 +73,15 @@ async def test_lists_page_by_keyset_and_bulk_reads_need_a_purpose(world: World) 
     for sid in world.students:
         assert (await world.submit(basic_record(sid))).status_code == 201
     first = (await world.client.get(STUDENTS, headers=world.sis, params={"limit": 2})).json()
+    assert not any(sid in first["next_cursor"] for sid in world.students)  # opaque
     second = (await world.client.get(STUDENTS, headers=world.sis,
-                                     params={"limit": 2, "after": first["next_after"]})).json()
+                                     params={"limit": 2, "cursor": first["next_cursor"]})).json()
     seen = [r["state_student_id"] for r in first["items"] + second["items"]]
-    assert seen == sorted(world.students) and second["next_after"] is None
+    assert seen == sorted(world.students) and second["next_cursor"] is None
+    forged = await world.client.get(STUDENTS, headers=world.sis, params={"cursor": first["next_cursor"][:-4] + "AAAA"})
+    assert forged.status_code == 422 and forged.json()["errors"][0]["field"] == "cursor"
+    stolen = await world.client.get(STUDENTS, headers=world.other_sis, params={"cursor": first["next_cursor"]})
+    assert stolen.status_code == 422
     assert (await world.client.get(STUDENTS, headers=world.other_sis)).json()["items"] == []
     export = await world.client.get(STUDENTS, headers=world.sis, params={"limit": 500})
     assert export.status_code == 422 and export.json()["errors"][0]["field"] == "purpose"
@@ -156,3 +161,20 @@ async def test_a_roster_cannot_reach_another_districts_student(world: World) -> 
     caseload = await world.client.post("/records/v1/caseloads", headers=world.sis, json={
         "district_id": "1001", "staff_id": "S2", "state_student_id": foreign, "kind": "counselor", "begin_date": PAST})
     assert caseload.status_code == 422 and caseload.json()["errors"][0]["field"] == "state_student_id"
+
+
+async def test_a_role_that_cannot_see_state_ids_pages_without_learning_them(world: World, make_user) -> None:
+    for sid in world.students:
+        assert (await world.submit(basic_record(sid))).status_code == 201
+    analyst = await _user(world, make_user, "analyst", "state_reporting_analyst", state="ST")
+    seen = 0
+    cursor = None
+    while True:
+        page = await world.client.get(STUDENTS, headers=analyst, params={"limit": 1, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        assert not any(sid in page.text for sid in world.students)
+        seen += len(page.json()["items"])
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == 3
