@@ -60,11 +60,9 @@ class Settings(BaseSettings):
     batch_worker: bool = True
 
     # Records: the volume alarm (a caller reading more student records than this in a clock hour
-    # is refused with 429 and an alert is logged), the rows one bulk request may carry, and how
-    # long the records service trusts identity's answer that a state ID exists.
+    # is refused with 429 and an alert is logged), and the rows one bulk request may carry.
     records_reads_per_hour: int = Field(default=20000, ge=1)
     records_bulk_max_rows: int = Field(default=10000, ge=1)
-    records_id_cache_seconds: float = 60.0
 
     # Paging.
     page_limit_default: int = 50

@@ -136,6 +136,7 @@ def upgrade() -> None:
     sa.Column('state_id', sa.String(length=16), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('change_version', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('merged_into', sa.String(length=16), nullable=True),
     sa.Column('created_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', shared.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('entity', 'state_id', name=op.f('pk_records_subject'))

@@ -175,11 +175,18 @@ async def person_id_statuses(body: PersonStatusRequest, session: DbSession, prin
             current[state_id] = survivor
     held: set[str] = set()
     absorbed: dict[str, set[str]] = {}  # survivor -> IDs merged into it (a district may hold one of those)
+    survivors = {p.state_id for p in current.values()}
+    root = {sid: sid for sid in survivors}  # every ID in a merge chain -> the survivor it ends at
+    frontier = set(survivors)
+    while frontier:  # one query per level of merge chain (rarely more than one)
+        rows = (await session.execute(
+            select(Person.state_id, Person.merged_into).where(Person.merged_into.in_(frontier)))).all()
+        frontier = {retired for retired, _ in rows if retired not in root}
+        for retired, into in rows:
+            if retired in frontier:
+                root[retired] = root[into]
+                absorbed.setdefault(root[into], set()).add(retired)
     if body.district_id is not None and current:
-        survivors = {p.state_id for p in current.values()}
-        for retired, into in (await session.execute(
-                select(Person.state_id, Person.merged_into).where(Person.merged_into.in_(survivors)))).all():
-            absorbed.setdefault(into, set()).add(retired)
         held = await repository.ids_with_alias_in(
             body.district_id, set(current) | survivors | set().union(*absorbed.values()))
     results = []
@@ -193,6 +200,7 @@ async def person_id_statuses(body: PersonStatusRequest, session: DbSession, prin
             "status": loaded[state_id].status if survivor is not None else "unknown",
             "current_state_id": survivor.state_id if survivor is not None else None,
             "district_holds_local_id": holds,
+            "merged_ids": sorted(absorbed.get(survivor.state_id, ())) if survivor is not None else [],
         })
     response.headers["Cache-Control"] = NO_STORE
     return {"results": results}

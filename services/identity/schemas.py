@@ -252,6 +252,8 @@ class PersonStatusResult(ResponseModel):
     current_state_id: str | None = Field(description="The ID to use (the survivor if merged); null when unknown")
     district_holds_local_id: bool | None = Field(
         description="The district has an alias to this ID or to its survivor; null when no district_id was given")
+    merged_ids: list[str] = Field(default_factory=list,
+                                  description="IDs retired into the current one (their records belong to it now)")
 
 
 class PersonStatusResults(ResponseModel):

@@ -3,13 +3,13 @@ answers with its survivor, under which the record is kept), and does the submitt
 a local ID for it (it resolved the student, so the student is its own).
 
 Records calls identity's HTTP API with the caller's own token (the district's authority, not a
-broader service one), one call per request whatever its size, and keeps positive answers for a
-minute: an ID that exists keeps existing, and a merge is followed again once the entry expires.
+broader service one), one call per request whatever its size (up to 5,000 IDs per call). Answers
+are not cached: a merge must be followed by the very next write, and the call is small beside the
+write it guards.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import httpx
@@ -25,6 +25,7 @@ class IdStatus:
     status: str  # "active" | "retired" | "unknown"
     current_state_id: str | None
     district_holds_local_id: bool | None
+    merged_ids: tuple[str, ...] = ()  # IDs retired into the current one
 
     @property
     def known(self) -> bool:
@@ -32,22 +33,13 @@ class IdStatus:
 
 
 class IdentityDirectory:
-    def __init__(self, client: httpx.AsyncClient, *, ttl: float) -> None:
+    def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
-        self._ttl = ttl
-        self._cache: dict[tuple[str, str, str | None], tuple[float, IdStatus]] = {}
 
     async def check(self, kind: str, state_ids: list[str], district_id: str | None,
                     authorization: str) -> dict[str, IdStatus]:
-        now = time.monotonic()
         found: dict[str, IdStatus] = {}
-        missing: list[str] = []
-        for state_id in dict.fromkeys(state_ids):
-            hit = self._cache.get((kind, state_id, district_id))
-            if hit and hit[0] > now:
-                found[state_id] = hit[1]
-            else:
-                missing.append(state_id)
+        missing = list(dict.fromkeys(state_ids))
         for start in range(0, len(missing), MAX_PER_CALL):
             chunk = missing[start:start + MAX_PER_CALL]
             body: dict[str, object] = {"kind": kind, "state_ids": chunk}
@@ -64,10 +56,6 @@ class IdentityDirectory:
                 raise ServiceUnavailable("The identity service did not answer; nothing was stored.")
             for row in response.json()["results"]:
                 status = IdStatus(row["state_id"], row["status"], row.get("current_state_id"),
-                                  row.get("district_holds_local_id"))
+                                  row.get("district_holds_local_id"), tuple(row.get("merged_ids") or ()))
                 found[status.state_id] = status
-                if status.known and (district_id is None or status.district_holds_local_id):
-                    self._cache[(kind, status.state_id, district_id)] = (now + self._ttl, status)
-        if len(self._cache) > 200_000:  # bound memory: drop everything, it refills on demand
-            self._cache.clear()
         return found

@@ -43,6 +43,9 @@ class RecordSubject(TimestampMixin, Base):
     state_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     version: Mapped[int] = mapped_column(default=0)
     change_version: Mapped[int] = mapped_column(ChangeVersion, default=0)
+    # Set when identity merged this ID into another: the elements moved there (`merges.py`), and
+    # a read of this ID answers with the survivor's record.
+    merged_into: Mapped[str | None] = mapped_column(String(16))
 
 
 class RecordItem(Base):

@@ -16,14 +16,22 @@ from typing import Annotated, Any
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy import select
 
 from services.records.idempotency import remember, replay, request_hash
 from services.records.identity_directory import IdentityDirectory
+from services.records.merges import fold
 from services.records.models import RecordsAccessLogEntry
 from services.records.repository import RecordsRepository, assemble
 from services.records.sections import ID_FIELD
-from services.records.service import RecordReader, RecordWriter, VolumeExceeded, fields_present
+from services.records.service import (
+    STATE_WRITERS,
+    RecordReader,
+    RecordWriter,
+    VolumeExceeded,
+    fields_present,
+)
 from shared.audit import append_many
 from shared.deps import CurrentPrincipal, DbSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent, problem_response
@@ -31,6 +39,7 @@ from shared.policy.access import project, row_scope, visible_fields, visible_sta
 from shared.policy.dictionary import Entity
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
+from shared.schemas import RequestModel
 from shared.settings import Settings
 
 records = APIRouter(prefix="/records/v1", tags=["records"])
@@ -52,7 +61,7 @@ Purpose = Annotated[str | None, Query(max_length=200, description="Why the recor
 def _directory(state: State) -> IdentityDirectory:
     directory = getattr(state, "records_directory", None)
     if directory is None:
-        directory = IdentityDirectory(state.identity, ttl=state.settings.records_id_cache_seconds)
+        directory = IdentityDirectory(state.identity)
         state.records_directory = directory  # type: ignore[attr-defined]
     return directory
 
@@ -186,7 +195,31 @@ async def read_student(state_student_id: str, session: DbSession, state: State, 
         record, subject = await reader.student(state_student_id, as_of=_utc(as_of), purpose=purpose)
     except VolumeExceeded:
         return _too_many(principal, state.settings.records_reads_per_hour)
-    return JSONResponse(record, headers={"ETag": _etag(subject.version), **NO_STORE})
+    headers = {"ETag": _etag(subject.version), **NO_STORE}
+    if subject.state_id != state_student_id:
+        headers["Content-Location"] = f"/records/v1/students/{subject.state_id}"
+    return JSONResponse(record, headers=headers)
+
+
+class MergeIn(RequestModel):
+    survivor_id: Annotated[str, Field(min_length=1, max_length=16)]
+    retired_id: Annotated[str, Field(min_length=1, max_length=16)]
+
+
+@records.post("/merges", summary="Fold the record kept under a retired state ID into its survivor's (level 1)")
+async def fold_merge(body: MergeIn, request: Request, session: DbSession, state: State,
+                     principal: CurrentPrincipal) -> Response:
+    if principal.role not in STATE_WRITERS:
+        raise Forbidden("Folding records after a merge is for state data staff and services.")
+    status = (await _directory(state).check("student", [body.retired_id], None,
+                                            request.headers.get("authorization", ""))).get(body.retired_id)
+    if status is None or status.current_state_id != body.survivor_id or body.survivor_id == body.retired_id:
+        raise UnprocessableContent("Identity has not merged these IDs (the retired ID's survivor differs).",
+                                   errors=[{"field": "retired_id", "code": "not-merged",
+                                            "message": "Is not retired into survivor_id in identity."}])
+    summary = await fold(session, body.survivor_id, body.retired_id, actor=principal.subject)
+    return JSONResponse(summary or {"survivor_id": body.survivor_id, "retired_id": body.retired_id,
+                                    "moved": 0, "replaced": 0, "kept": 0})
 
 
 @records.get("/students", summary="Students the caller reaches, projected (paged; follow `next_cursor`)")

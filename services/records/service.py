@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.records.facts import scope_filter
 from services.records.identity_directory import IdentityDirectory
+from services.records.merges import fold
 from services.records.models import (
     ReadCounter,
     RecordItem,
@@ -139,6 +140,7 @@ class RecordWriter:
             currents = [s.current_state_id for s in statuses.values() if s.current_state_id]
             own = await self.repo.ever_enrolled_in(district_id, currents)
         ready: list[tuple[int, ValidatedRecord]] = []
+        to_fold: set[tuple[str, str]] = set()
         for i, record in accepted:
             status = statuses.get(record.state_id)
             outcome = outcomes[i]
@@ -155,7 +157,11 @@ class RecordWriter:
                 continue
             outcome.state_id = record.state_id
             ready.append((i, record))
+            to_fold.update((record.state_id, retired) for retired in status.merged_ids)
 
+        if entity == "student":  # records still kept under IDs identity has since retired move first
+            for survivor, retired in sorted(to_fold):
+                await fold(self.session, survivor, retired, actor=self.principal.subject)
         submission = Submission(entity=entity, actor=self.principal.subject, district_id=district_id,
                                 rows=len(rows))
         self.session.add(submission)
@@ -265,8 +271,13 @@ class RecordReader:
 
     async def student(self, state_id: str, *, as_of: datetime | None, purpose: str | None) -> tuple[dict[str, Any], RecordSubject]:
         subject = await self.repo.subject("student", state_id)
+        for _ in range(8):  # a retired ID answers with its survivor's record
+            if subject is None or subject.merged_into is None:
+                break
+            subject = await self.repo.subject("student", subject.merged_into)
         if subject is None:
             raise NotFound("No such student record.")
+        state_id = subject.state_id
         today = date.today()
         facts = (await self.repo.facts_for([state_id], today))[state_id]
         fields = visible_fields(self.principal, facts, today=today)

@@ -90,14 +90,14 @@ async def test_active_retired_and_unknown_in_request_order(client: httpx.AsyncCl
     assert response.status_code == 200, response.text
     assert response.json() == {"results": [
         # 1001 holds A2, the retired ID's alias: it holds a local ID for it.
-        {"state_id": retired, "status": "retired", "current_state_id": survivor, "district_holds_local_id": True},
-        {"state_id": active, "status": "active", "current_state_id": active, "district_holds_local_id": True},
-        {"state_id": unknown, "status": "unknown", "current_state_id": None, "district_holds_local_id": False},
+        {"state_id": retired, "status": "retired", "current_state_id": survivor, "district_holds_local_id": True, "merged_ids": [retired]},
+        {"state_id": active, "status": "active", "current_state_id": active, "district_holds_local_id": True, "merged_ids": []},
+        {"state_id": unknown, "status": "unknown", "current_state_id": None, "district_holds_local_id": False, "merged_ids": []},
         # 1001 holds the alias of an ID merged into the survivor: its local ID resolves to the
         # survivor now, so the survivor is 1001's student too.
-        {"state_id": survivor, "status": "active", "current_state_id": survivor, "district_holds_local_id": True},
-        {"state_id": "not-an-id", "status": "unknown", "current_state_id": None, "district_holds_local_id": False},
-        {"state_id": active, "status": "active", "current_state_id": active, "district_holds_local_id": True},
+        {"state_id": survivor, "status": "active", "current_state_id": survivor, "district_holds_local_id": True, "merged_ids": [retired]},
+        {"state_id": "not-an-id", "status": "unknown", "current_state_id": None, "district_holds_local_id": False, "merged_ids": []},
+        {"state_id": active, "status": "active", "current_state_id": active, "district_holds_local_id": True, "merged_ids": []},
     ]}
 
     # 1002 holds the survivor's alias, which counts for the retired ID too; 1002 never saw `active`.
@@ -107,8 +107,8 @@ async def test_active_retired_and_unknown_in_request_order(client: httpx.AsyncCl
     # Without a district_id nobody's aliases are consulted.
     plain = (await _status(client, tokens["records"], state_ids=[retired, unknown])).json()
     assert plain == {"results": [
-        {"state_id": retired, "status": "retired", "current_state_id": survivor, "district_holds_local_id": None},
-        {"state_id": unknown, "status": "unknown", "current_state_id": None, "district_holds_local_id": None},
+        {"state_id": retired, "status": "retired", "current_state_id": survivor, "district_holds_local_id": None, "merged_ids": [retired]},
+        {"state_id": unknown, "status": "unknown", "current_state_id": None, "district_holds_local_id": None, "merged_ids": []},
     ]}
 
 
@@ -179,14 +179,14 @@ async def test_queries_do_not_grow_with_the_number_of_ids(client: httpx.AsyncCli
         large = await _status(client, tokens["sis1"], district_id="1001", state_ids=many_ids)
     assert small.status_code == 200 and large.status_code == 200
     assert small.json()["results"] == [
-        {"state_id": first, "status": "retired", "current_state_id": third, "district_holds_local_id": True}]
+        {"state_id": first, "status": "retired", "current_state_id": third, "district_holds_local_id": True, "merged_ids": sorted([first, second])}]
     results = large.json()["results"]
     assert len(results) == 5000 and [r["state_id"] for r in results] == many_ids
     assert (results[0]["status"], results[0]["current_state_id"]) == ("retired", third)
     assert {r["status"] for r in results[1:]} == {"unknown"}
     # Persons in three steps (the asked IDs, then each step of the chain) and one alias query,
     # for one ID as for five thousand.
-    assert len(few) == len(lots) == 5, lots
+    assert len(few) == len(lots) == 7, lots  # 2 merge levels: persons x3, chain x3, aliases
 
 
 async def test_answers_are_not_cached(client: httpx.AsyncClient, tokens) -> None:
