@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from services.records.endpoints import policy
 from services.records.record_endpoints import records
 from services.records.relationship_endpoints import relationships
+from services.records.rights_endpoints import rights
 from shared.app import create_service_app
 from shared.settings import Settings
 from shared.state import Database
@@ -24,7 +25,7 @@ def create_app(
         title="SLDS records service",
         description="Student and staff records, projected field by field for each caller.",
         version="0.1.0",
-        routers=[policy, records, relationships],
+        routers=[policy, records, relationships, rights],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

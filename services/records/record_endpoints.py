@@ -281,7 +281,7 @@ async def student_history(state_student_id: str, session: DbSession, principal: 
         shown = project(assemble("student", state_student_id, [(version.section, version.item_key, version.data or {})]),
                         fields)
         shown.pop("state_student_id", None)
-        if not shown and version.operation != "delete":
+        if not shown and not (version.operation in ("delete", "expunge") and _sees_section(fields, version.section)):
             continue  # a change to fields the caller may not see is not shown at all
         went_out |= fields_present(shown)
         out.append({"change_version": version.id, "section": version.section, "operation": version.operation,
@@ -305,9 +305,7 @@ async def changes(session: DbSession, principal: CurrentPrincipal,
     visible: dict[str, frozenset[str]] = {sid: visible_fields(principal, f, today=today) for sid, f in facts.items()}
     out = []
     for v in versions:
-        fields = visible.get(v.state_id, frozenset())
-        section_fields = [f for f in fields if f.startswith(v.section + ".") or (v.section == "identifiers" and "." not in f)]
-        if not section_fields:
+        if not _sees_section(visible.get(v.state_id, frozenset()), v.section):
             continue  # out of reach, or a section the caller cannot see: that it changed is not told
         out.append({"state_student_id": v.state_id, "change_version": v.id, "section": v.section,
                     "operation": v.operation})
@@ -364,6 +362,13 @@ async def access_log(session: DbSession, principal: CurrentPrincipal,
     return JSONResponse({"entries": [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                                       "request_id": e.request_id, "payload": json.loads(e.payload), "hash": e.hash}
                                      for e in entries]}, headers=NO_STORE)
+
+
+def _sees_section(fields: frozenset[str], section: str) -> bool:
+    """Whether the caller receives any field of a section (else even that it changed is not told)."""
+    if section == "identifiers":
+        return any("." not in f for f in fields)
+    return any(f.startswith(section + ".") for f in fields)
 
 
 def _today():

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.records.facts import current_on
@@ -98,6 +98,19 @@ class RecordsRepository:
             .order_by(RecordItemVersion.id).limit(limit))
         return list(rows)
 
+    async def archive_and_statements(self, state_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Which of these students are archived by the retention schedule, and which have a
+        statement of disagreement on file: one round trip, for the read path."""
+        from services.records.rights_models import ArchiveState, StatementOfDisagreement
+
+        ids = list(state_ids)
+        archived = select(ArchiveState.state_student_id.label("sid"), literal("archived").label("what")).where(
+            ArchiveState.state_student_id.in_(ids), ArchiveState.archived_at.is_not(None))
+        statements = select(StatementOfDisagreement.state_student_id.label("sid"), literal("statement").label("what")).where(
+            StatementOfDisagreement.state_student_id.in_(ids))
+        rows = (await self.session.execute(union_all(archived, statements))).all()
+        return {sid for sid, what in rows if what == "archived"}, {sid for sid, what in rows if what == "statement"}
+
     async def ever_enrolled_in(self, district_id: str, state_ids: Iterable[str]) -> set[str]:
         ids = list(set(state_ids))
         rows = await self.session.scalars(
@@ -108,36 +121,56 @@ class RecordsRepository:
     # --- derived relationship rows ----------------------------------------------------------
 
     async def refresh_enrollments(self, state_id: str, items: Iterable[RecordItem]) -> None:
-        await self.session.execute(delete(Enrollment).where(Enrollment.state_student_id == state_id))
-        for item in items:
-            if item.section != "enrollment":
-                continue
-            data = item.data
-            self.session.add(Enrollment(
-                state_student_id=state_id, item_id=item.id, district_id=data["district_id"],
-                school_id=data["school_id"], entry_date=date.fromisoformat(data["entry_date"]),
-                exit_date=date.fromisoformat(data["exit_date"]) if data.get("exit_date") else None))
+        await self.refresh_enrollments_many({state_id: list(items)})
+
+    async def refresh_enrollments_many(self, items_by_student: dict[str, list[RecordItem]]) -> None:
+        """Rebuild the students' enrollment rows from their `enrollment` elements."""
+        ids = list(items_by_student)
+        for start in range(0, len(ids), 1000):
+            await self.session.execute(delete(Enrollment).where(Enrollment.state_student_id.in_(ids[start:start + 1000])))
+        rows = []
+        for state_id, items in items_by_student.items():
+            for item in items:
+                if item.section != "enrollment":
+                    continue
+                data = item.data
+                rows.append(Enrollment(
+                    state_student_id=state_id, item_id=item.id, district_id=data["district_id"],
+                    school_id=data["school_id"], entry_date=date.fromisoformat(data["entry_date"]),
+                    exit_date=date.fromisoformat(data["exit_date"]) if data.get("exit_date") else None))
+        self.session.add_all(rows)
+        await self.session.flush()
 
     async def refresh_plans(self, state_id: str, items: Iterable[RecordItem]) -> None:
+        await self.refresh_plans_many({state_id: list(items)})
+
+    async def refresh_plans_many(self, items_by_student: dict[str, list[RecordItem]]) -> None:
         """IEP and 504 plans from the record: a special-education (504) section with its dates, or
         the program flag alone (an open plan)."""
-        await self.session.execute(delete(StudentPlan).where(StudentPlan.state_student_id == state_id))
-        by_section = {i.section: i.data for i in items if sections("student")[i.section].shape == "single"}
-        programs = by_section.get("programs", {})
-        for kind, section, begin, end, flag in (
-            ("iep", "special_education", "iep_begin_date", "iep_end_date", "special_education"),
-            ("504", "section_504", "plan_begin_date", "plan_end_date", "section_504"),
-        ):
-            data = by_section.get(section)
-            if programs.get(flag) is False:
-                continue  # the district says the program ended; stale plan dates do not count
-            if data and (data.get(begin) or data.get(end)):
-                self.session.add(StudentPlan(
-                    state_student_id=state_id, kind=kind,
-                    begin_date=date.fromisoformat(data[begin]) if data.get(begin) else None,
-                    end_date=date.fromisoformat(data[end]) if data.get(end) else None))
-            elif programs.get(flag) is True or data:
-                self.session.add(StudentPlan(state_student_id=state_id, kind=kind, begin_date=None, end_date=None))
+        ids = list(items_by_student)
+        for start in range(0, len(ids), 1000):
+            await self.session.execute(delete(StudentPlan).where(StudentPlan.state_student_id.in_(ids[start:start + 1000])))
+        single = {name for name, spec in sections("student").items() if spec.shape == "single"}
+        rows = []
+        for state_id, items in items_by_student.items():
+            by_section = {i.section: i.data for i in items if i.section in single}
+            programs = by_section.get("programs", {})
+            for kind, section, begin, end, flag in (
+                ("iep", "special_education", "iep_begin_date", "iep_end_date", "special_education"),
+                ("504", "section_504", "plan_begin_date", "plan_end_date", "section_504"),
+            ):
+                data = by_section.get(section)
+                if programs.get(flag) is False:
+                    continue  # the district says the program ended; stale plan dates do not count
+                if data and (data.get(begin) or data.get(end)):
+                    rows.append(StudentPlan(
+                        state_student_id=state_id, kind=kind,
+                        begin_date=date.fromisoformat(data[begin]) if data.get(begin) else None,
+                        end_date=date.fromisoformat(data[end]) if data.get(end) else None))
+                elif programs.get(flag) is True or data:
+                    rows.append(StudentPlan(state_student_id=state_id, kind=kind, begin_date=None, end_date=None))
+        self.session.add_all(rows)
+        await self.session.flush()
 
     # --- relationships for many students at once (list pages, change feeds) ------------------
 

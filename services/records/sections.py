@@ -110,3 +110,12 @@ def natural_key(spec: SectionSpec, element: dict[str, object]) -> str:
     if spec.shape == "single":
         return ""
     return "|".join("" if element.get(k) is None else str(element[k]) for k in spec.key)
+
+
+@cache
+def expungeable(entity: Entity) -> frozenset[str]:
+    """Sections an eligible student may have expunged (Utah 53A-1-1407): those whose retention is
+    "expungeable" (medical and behavioural records) or "discipline"; never the permanent ones
+    (grades, transcripts, enrollment, assessments)."""
+    return frozenset(spec.name for spec in sections(entity).values()
+                     if spec.retention in ("expungeable", "discipline"))

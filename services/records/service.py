@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.records.amendments import statements_for
 from services.records.facts import scope_filter
 from services.records.identity_directory import IdentityDirectory
 from services.records.merges import fold
@@ -49,6 +50,7 @@ from shared.request_context import current_request_id
 WRITER_ROLES = frozenset({"district_sis", "service", "state_data_admin"})
 STATE_WRITERS = frozenset({"service", "state_data_admin"})
 PLAN_SECTIONS = frozenset({"programs", "special_education", "section_504"})
+LEVEL_ONE = frozenset({"state_data_admin", "service"})  # still read archived records
 
 
 @dataclass(slots=True)
@@ -201,12 +203,14 @@ class RecordWriter:
         by_key = {(i.state_id, i.section, i.item_key): i for items in current.values() for i in items}
         actor, now = self.principal.subject, datetime.now(UTC)
         log: list[dict[str, Any]] = []
+        versions: list[dict[str, Any]] = []
+        enrollment_changed: set[str] = set()
+        plans_changed: set[str] = set()
         for row, record in ready:
             subject = subjects[record.state_id]
             was_new = subject.version == 0
             changed_sections: set[str] = set()
             fields_written: set[str] = set()
-            versions: list[RecordItemVersion] = []
             for element in record.elements:
                 item = by_key.get((record.state_id, element.section, element.key))
                 if item is not None and item.data == element.data:
@@ -223,29 +227,22 @@ class RecordWriter:
                     item.data, item.version, item.district_id = element.data, item.version + 1, district_id
                     item.recorded_at, item.recorded_by, item.submission_id = now, actor, submission.id
                     operation = "update"
-                versions.append(RecordItemVersion(
+                versions.append(dict(
                     item_id=item.id, entity=entity, state_id=record.state_id, section=element.section,
                     item_key=element.key, version=item.version, operation=operation, data=element.data,
                     district_id=district_id, recorded_at=now, recorded_by=actor, submission_id=submission.id))
                 changed_sections.add(element.section)
                 fields_written |= fields_present(element.data, "" if element.section == "identifiers" else element.section)
             outcome = outcomes[row]
-            if not versions:
+            if not changed_sections:
                 outcome.status, outcome.version = "unchanged", subject.version
                 continue
-            self.session.add_all(versions)
-            await self.session.flush()
-            last = max(v.id for v in versions)
-            for v in versions:
-                by_key[(record.state_id, v.section, v.item_key)].change_version = v.id
             subject.version += 1
-            subject.change_version = last
             if entity == "student":
-                items = current.get(record.state_id, [])
                 if "enrollment" in changed_sections:
-                    await self.repo.refresh_enrollments(record.state_id, items)
+                    enrollment_changed.add(record.state_id)
                 if changed_sections & PLAN_SECTIONS:
-                    await self.repo.refresh_plans(record.state_id, items)
+                    plans_changed.add(record.state_id)
             outcome.status = "created" if was_new else "updated"
             outcome.http_status = 201 if was_new else 200
             outcome.version = subject.version
@@ -254,7 +251,21 @@ class RecordWriter:
                                     "district_id": district_id, "submission_id": submission.id,
                                     "sections": sorted(changed_sections), "fields": sorted(fields_written),
                                     "ssn_received": record.carried_ssn}})
+        if versions:
+            # One round trip for every version of the request (their ids are the change versions),
+            # then the items and subjects learn theirs and go out in one more.
+            ids = (await self.session.execute(
+                insert(RecordItemVersion).returning(RecordItemVersion.id, sort_by_parameter_order=True),
+                versions)).scalars().all()
+            for v, change_version in zip(versions, ids, strict=True):
+                item = by_key[(v["state_id"], v["section"], v["item_key"])]
+                item.change_version = max(item.change_version, change_version)
+                subjects[v["state_id"]].change_version = max(subjects[v["state_id"]].change_version, change_version)
         await self.session.flush()
+        if enrollment_changed:
+            await self.repo.refresh_enrollments_many({sid: current.get(sid, []) for sid in enrollment_changed})
+        if plans_changed:
+            await self.repo.refresh_plans_many({sid: current.get(sid, []) for sid in plans_changed})
         await append_many(self.session, RecordsAccessLogEntry, log, actor=actor, request_id=current_request_id())
 
 
@@ -278,11 +289,14 @@ class RecordReader:
         if subject is None:
             raise NotFound("No such student record.")
         state_id = subject.state_id
-        today = date.today()
+        today = datetime.now(UTC).date()
         facts = (await self.repo.facts_for([state_id], today))[state_id]
         fields = visible_fields(self.principal, facts, today=today)
         if not fields:
             raise NotFound("No such student record.")
+        archived, with_statements = await self.repo.archive_and_statements([state_id])
+        if archived and self.principal.role not in LEVEL_ONE:
+            raise NotFound("No such student record.")  # archived: out of active use
         await self.count_reads(1)
         if as_of is None:
             items = (await self.repo.items("student", [state_id])).get(state_id, [])
@@ -290,15 +304,24 @@ class RecordReader:
         else:
             elements = await self.repo.elements_as_of("student", state_id, as_of)
         record = project(assemble("student", state_id, elements), fields)
+        if with_statements:
+            await self._attach_statements(state_id, record)
         await self.log_reads([(state_id, record)], purpose, as_of=as_of)
         return record, subject
+
+    async def _attach_statements(self, state_id: str, record: dict[str, Any]) -> None:
+        """FERPA 99.21(c): a statement of disagreement goes out whenever the part of the record it
+        contests does."""
+        statements = await statements_for(self.session, state_id, frozenset(fields_present(record)))
+        if statements:
+            record["statements_of_disagreement"] = statements
 
     async def students(self, *, district_id: str | None, school_id: str | None, after: str | None,
                        limit: int, offset: int, purpose: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of projected records and the last state ID the page's query reached (None at
         the end), which the endpoint seals into an opaque cursor: a role that may not see state
         IDs must not learn them from paging either."""
-        today = date.today()
+        today = datetime.now(UTC).date()
         scope = row_scope(self.principal, today=today)
         query = select(RecordSubject.state_id).where(scope_filter(scope, today))
         if district_id or school_id:
@@ -318,12 +341,18 @@ class RecordReader:
             return [], None
         facts = await self.repo.facts_for(ids, today)
         items = await self.repo.items("student", ids)
+        archived, with_statements = await self.repo.archive_and_statements(ids)
+        if self.principal.role in LEVEL_ONE:
+            archived = set()
         out: list[tuple[str, dict[str, Any]]] = []
         for sid in ids:
             fields = visible_fields(self.principal, facts[sid], today=today)
-            if not fields:  # the SQL filter and the policy disagree: trust the policy
+            if not fields or sid in archived:  # the SQL filter and the policy disagree: trust the policy
                 continue
-            out.append((sid, project(assemble("student", sid, [(i.section, i.item_key, i.data) for i in items[sid]]), fields)))
+            record = project(assemble("student", sid, [(i.section, i.item_key, i.data) for i in items[sid]]), fields)
+            if sid in with_statements:
+                await self._attach_statements(sid, record)
+            out.append((sid, record))
         await self.count_reads(len(out))
         await self.log_reads(out, purpose)
         return [record for _, record in out], (ids[-1] if len(ids) == limit else None)

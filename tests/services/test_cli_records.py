@@ -1,0 +1,106 @@
+"""`slds records verify-log` and `slds retention run` as an operator runs them: a real process on a
+fresh SQLite database, whose access log the test writes to (and tampers with) directly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from services.records.models import (
+    RecordItem,
+    RecordItemVersion,
+    RecordsAccessLogEntry,
+    RecordSubject,
+)
+from shared.audit import append_many
+from shared.db import create_engine, create_sessionmaker
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def slds(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLDS_")}
+    env.update(SLDS_VAR_DIR=str(tmp_path / "var"))
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "services.cli", *args], check=False, cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=120)
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    return run
+
+
+async def _with_session(tmp_path: Path, work) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{(tmp_path / 'var' / 'slds.db').as_posix()}")
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await work(session)
+    finally:
+        await engine.dispose()
+
+
+async def test_verify_log_passes_an_intact_chain_and_names_the_tampered_row(slds, tmp_path: Path) -> None:
+    slds("db", "upgrade")
+    empty = json.loads(slds("records", "verify-log").stdout)
+    assert empty == {"ok": True, "entries": 0}
+
+    async def write(session) -> None:
+        await append_many(session, RecordsAccessLogEntry, [
+            {"action": "read", "index_columns": {"state_id": f"100000000{i}"},
+             "payload": {"entity": "student", "state_id": f"100000000{i}", "fields": ["demographics.first_name"]}}
+            for i in range(3)], actor="user:auditor-test", request_id="req-cli-test-1")
+
+    await _with_session(tmp_path, write)
+    intact = json.loads(slds("records", "verify-log").stdout)
+    assert intact == {"ok": True, "entries": 3}
+
+    async def tamper(session) -> None:
+        await session.execute(text("UPDATE records_access_log SET payload = :p WHERE seq = 2"),
+                              {"p": json.dumps({"entity": "student", "state_id": "1000000001", "fields": []})})
+
+    await _with_session(tmp_path, tamper)
+    broken = slds("records", "verify-log", ok=False)
+    assert broken.returncode == 1
+    report = json.loads(broken.stdout)
+    assert report["ok"] is False and report["first_bad_seq"] == 2 and report["problem"] == "content changed"
+
+
+async def test_retention_run_dry_and_real(slds, tmp_path: Path) -> None:
+    slds("db", "upgrade")
+    now = datetime.now(UTC)
+
+    async def seed(session) -> None:
+        session.add(RecordSubject(entity="student", state_id="2000000001", version=1, change_version=1))
+        await session.flush()
+        for key, day in (("2019-03-01|theft|detention", "2019-03-01"), ("2025-10-01|theft|detention", "2025-10-01")):
+            data = {"incident_date": day, "incident_type": "theft", "action_type": "detention"}
+            item = RecordItem(entity="student", state_id="2000000001", section="discipline", item_key=key,
+                              district_id="1001", data=data, version=1, change_version=1, recorded_at=now,
+                              recorded_by="client:test")
+            session.add(item)
+            await session.flush()
+            session.add(RecordItemVersion(item_id=item.id, entity="student", state_id="2000000001",
+                                          section="discipline", item_key=key, version=1, operation="create",
+                                          data=data, district_id="1001", recorded_at=now, recorded_by="client:test"))
+
+    await _with_session(tmp_path, seed)
+    dry = json.loads(slds("retention", "run", "--today", "2026-01-15", "--dry-run").stdout)
+    assert dry["dry_run"] is True and dry["discipline_elements"] == 1 and dry["discipline_versions"] == 1
+    assert dry["discipline_cutoff"] == "2023-01-15"
+    real = json.loads(slds("retention", "run", "--today", "2026-01-15").stdout)
+    assert (real["discipline_students"], real["discipline_elements"], real["discipline_versions"]) == (1, 1, 1)
+    again = json.loads(slds("retention", "run", "--today", "2026-01-15").stdout)
+    assert again["discipline_elements"] == 0
+    assert json.loads(slds("records", "verify-log").stdout) == {"ok": True, "entries": 1}
+    bad = slds("retention", "run", "--today", "15/01/2026", ok=False)
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
