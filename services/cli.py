@@ -157,10 +157,8 @@ def cmd_identity_estimate(args: argparse.Namespace) -> int:
 
 def cmd_demo(_args: argparse.Namespace) -> int:
     from services.demo import load_demo
-
-    from shared.migrate import analyze
-
     from services.demo_records import load_demo_records
+    from shared.migrate import analyze
 
     cmd_db_upgrade(argparse.Namespace(revision="head"))
     text, records_input = _run_in_session(load_demo)

@@ -96,7 +96,9 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body["request_id"] = current_request_id()
-    body.update(extensions)
+    # Extensions add members; they never replace the RFC 9457 ones (an extension named "status"
+    # must not change the status a client reads).
+    body.update({k: v for k, v in extensions.items() if k not in body})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
