@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 import httpx
 from sqlalchemy.engine import make_url
+
+from shared.settings import Settings
+from shared.state import Database
 
 TEST_PASSWORD = "correct horse battery staple 7"
 
@@ -44,3 +52,25 @@ async def recreate_postgres_database(url: str) -> None:
         await admin.execute(f'CREATE DATABASE "{parsed.database}"')
     finally:
         await admin.close()
+
+
+@asynccontextmanager
+async def committed_gateway(settings: Settings, pg_url: str, suffix: str) -> AsyncIterator[tuple[Any, Database]]:
+    """The four services over a PostgreSQL database of their own (`<db>_<suffix>`, created,
+    migrated and left for the next run to recreate), with real commits: for concurrency tests,
+    which the per-test rollback of the `db` fixture cannot host."""
+    from services.gateway import create_gateway
+    from shared.migrate import upgrade
+
+    url = make_url(pg_url)
+    url_text = url.set(database=f"{url.database}_{suffix}").render_as_string(hide_password=False)
+    await recreate_postgres_database(url_text)
+    await asyncio.to_thread(upgrade, url_text)
+    own = settings.model_copy(update={"database_url": url_text})
+    database = Database.from_settings(own)
+    gateway = create_gateway(own, database=database)
+    try:
+        async with gateway.running():
+            yield gateway, database
+    finally:
+        await database.engine.dispose()

@@ -12,15 +12,11 @@ import os
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from services.gateway import create_gateway
 from services.identity.models import Alias, Person
 from services.identity.service import AccountService
-from shared.migrate import upgrade
 from shared.settings import Settings
-from shared.state import Database
-from tests.helpers import recreate_postgres_database
+from tests.helpers import committed_gateway as committed_gateway_on
 
 PG_URL = os.environ.get("SLDS_TEST_DATABASE_URL", "")
 pytestmark = pytest.mark.skipif(not PG_URL.startswith("postgresql"),
@@ -30,16 +26,8 @@ SUBMITTERS = 24
 
 @pytest.fixture
 async def committed_gateway(settings: Settings):
-    url = make_url(PG_URL).set(database=make_url(PG_URL).database + "_concurrency")
-    url_text = url.render_as_string(hide_password=False)
-    await recreate_postgres_database(url_text)
-    await asyncio.to_thread(upgrade, url_text)
-    own = settings.model_copy(update={"database_url": url_text})
-    database = Database.from_settings(own)
-    gateway = create_gateway(own, database=database)
-    async with gateway.running():
-        yield gateway, database
-    await database.engine.dispose()
+    async with committed_gateway_on(settings, PG_URL, "concurrency") as running:
+        yield running
 
 
 async def test_concurrent_resolves_of_one_new_person_create_one_id(committed_gateway, settings) -> None:

@@ -12,16 +12,12 @@ import os
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
-from services.gateway import create_gateway
 from services.identity.service import AccountService
 from services.records.models import RecordItem, RecordItemVersion, RecordsAccessLogEntry
 from shared.audit import verify_chain
-from shared.migrate import upgrade
 from shared.settings import Settings
-from shared.state import Database
-from tests.helpers import recreate_postgres_database
+from tests.helpers import committed_gateway
 from tests.services.records.conftest import basic_record
 
 PG_URL = os.environ.get("SLDS_TEST_DATABASE_URL", "")
@@ -32,16 +28,9 @@ WRITERS = 20
 
 @pytest.fixture
 async def committed(settings: Settings):
-    url = make_url(PG_URL).set(database=make_url(PG_URL).database + "_records_concurrency")
-    url_text = url.render_as_string(hide_password=False)
-    await recreate_postgres_database(url_text)
-    await asyncio.to_thread(upgrade, url_text)
-    own = settings.model_copy(update={"database_url": url_text})
-    database = Database.from_settings(own)
-    gateway = create_gateway(own, database=database)
-    async with gateway.running():
+    async with committed_gateway(settings, PG_URL, "records_concurrency") as (gateway, database):
         async with database.sessionmaker() as session:
-            created = await AccountService(session, own).create_client(
+            created = await AccountService(session, settings).create_client(
                 name="SIS 1001", role="district_sis", district_ids=["1001"])
             await session.commit()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://t") as client:
@@ -52,7 +41,6 @@ async def committed(settings: Settings):
                 "district_id": "1001", "local_student_id": "L-1", "first_name": "Ana", "last_name": "Lopez",
                 "birth_date": "2014-03-09"})
             yield client, headers, resolved.json()["state_student_id"], database
-    await database.engine.dispose()
 
 
 def _assessment(i: int) -> dict[str, object]:
