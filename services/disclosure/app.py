@@ -5,10 +5,14 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.disclosure.agreement_endpoints import moas
+from services.disclosure.consent_endpoints import bans, consents
+from services.disclosure.disclosure_endpoints import log
 from services.disclosure.endpoints import reference
+from services.disclosure.request_endpoints import tickets
 from shared.app import create_service_app
-from shared.state import Database
 from shared.settings import Settings
+from shared.state import Database
 
 
 def create_app(
@@ -22,7 +26,7 @@ def create_app(
         title="SLDS disclosure service",
         description="Disclosure log (FERPA 99.32), agreements, data requests, consents and bans.",
         version="0.1.0",
-        routers=[reference],
+        routers=[reference, log, moas, tickets, consents, bans],
         settings=settings,
         database=database,
         peer_transport=peer_transport,
