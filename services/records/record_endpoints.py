@@ -32,6 +32,7 @@ from services.records.service import (
     VolumeExceeded,
     fields_present,
 )
+from services.records.volume import ReadVolume
 from shared.audit import append_many
 from shared.deps import CurrentPrincipal, DbSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent, problem_response
@@ -64,6 +65,14 @@ def _directory(state: State) -> IdentityDirectory:
         directory = IdentityDirectory(state.identity)
         state.records_directory = directory  # type: ignore[attr-defined]
     return directory
+
+
+def _volume(state: State) -> ReadVolume:
+    volume = getattr(state, "records_volume", None)
+    if volume is None:
+        volume = ReadVolume()
+        state.records_volume = volume  # type: ignore[attr-defined]
+    return volume
 
 
 def _etag(version: int) -> str:
@@ -190,7 +199,8 @@ async def submit_students_bulk(request: Request, session: DbSession, state: Stat
 async def read_student(state_student_id: str, session: DbSession, state: State, principal: CurrentPrincipal,
                        as_of: Annotated[datetime | None, Query(description="The record as it stood then (UTC)")] = None,
                        purpose: Purpose = None) -> Response:
-    reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour)
+    reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour,
+                          volume=_volume(state))
     try:
         record, subject = await reader.student(state_student_id, as_of=_utc(as_of), purpose=purpose)
     except VolumeExceeded:
@@ -236,7 +246,8 @@ async def list_students(session: DbSession, state: State, principal: CurrentPrin
                                             "message": "Is required when limit is over 100."}])
     cursors = PageCursor(state.settings, principal.subject)
     after = cursors.open(cursor) if cursor else None
-    reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour)
+    reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour,
+                          volume=_volume(state))
     try:
         rows, last = await reader.students(district_id=district_id, school_id=school_id, after=after, limit=limit,
                                            offset=offset, purpose=purpose)

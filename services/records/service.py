@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.records.amendments import statements_for
@@ -29,16 +27,16 @@ from services.records.facts import scope_filter
 from services.records.identity_directory import IdentityDirectory
 from services.records.merges import fold
 from services.records.models import (
-    ReadCounter,
     RecordItem,
     RecordItemVersion,
     RecordsAccessLogEntry,
     RecordSubject,
     Submission,
 )
-from services.records.repository import RecordsRepository, assemble
+from services.records.repository import ReadContext, RecordsRepository, assemble
 from services.records.sections import ID_FIELD, sections
 from services.records.validation import Problem, ValidatedRecord, validate_record
+from services.records.volume import ReadVolume
 from shared.audit import append_many
 from shared.db import new_uuid
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
@@ -227,10 +225,10 @@ class RecordWriter:
                     item.data, item.version, item.district_id = element.data, item.version + 1, district_id
                     item.recorded_at, item.recorded_by, item.submission_id = now, actor, submission.id
                     operation = "update"
-                versions.append(dict(
-                    item_id=item.id, entity=entity, state_id=record.state_id, section=element.section,
-                    item_key=element.key, version=item.version, operation=operation, data=element.data,
-                    district_id=district_id, recorded_at=now, recorded_by=actor, submission_id=submission.id))
+                versions.append({
+                    "item_id": item.id, "entity": entity, "state_id": record.state_id, "section": element.section,
+                    "item_key": element.key, "version": item.version, "operation": operation, "data": element.data,
+                    "district_id": district_id, "recorded_at": now, "recorded_by": actor, "submission_id": submission.id})
                 changed_sections.add(element.section)
                 fields_written |= fields_present(element.data, "" if element.section == "identifiers" else element.section)
             outcome = outcomes[row]
@@ -274,29 +272,27 @@ class VolumeExceeded(Exception):
 
 
 class RecordReader:
-    def __init__(self, session: AsyncSession, principal: Principal, *, reads_per_hour: int) -> None:
+    def __init__(self, session: AsyncSession, principal: Principal, *, reads_per_hour: int,
+                 volume: ReadVolume) -> None:
         self.session = session
         self.repo = RecordsRepository(session)
         self.principal = principal
         self.reads_per_hour = reads_per_hour
+        self.volume = volume
 
-    async def student(self, state_id: str, *, as_of: datetime | None, purpose: str | None) -> tuple[dict[str, Any], RecordSubject]:
-        subject = await self.repo.subject("student", state_id)
-        for _ in range(8):  # a retired ID answers with its survivor's record
-            if subject is None or subject.merged_into is None:
-                break
-            subject = await self.repo.subject("student", subject.merged_into)
-        if subject is None:
-            raise NotFound("No such student record.")
-        state_id = subject.state_id
+    async def student(self, state_id: str, *, as_of: datetime | None, purpose: str | None) -> tuple[dict[str, Any], ReadContext]:
         today = datetime.now(UTC).date()
-        facts = (await self.repo.facts_for([state_id], today))[state_id]
-        fields = visible_fields(self.principal, facts, today=today)
-        if not fields:
+        context = await self.repo.read_context(state_id, today)
+        for _ in range(8):  # a retired ID answers with its survivor's record
+            if context is None or context.merged_into is None:
+                break
+            context = await self.repo.read_context(context.merged_into, today)
+        if context is None or context.merged_into is not None:
             raise NotFound("No such student record.")
-        archived, with_statements = await self.repo.archive_and_statements([state_id])
-        if archived and self.principal.role not in LEVEL_ONE:
-            raise NotFound("No such student record.")  # archived: out of active use
+        state_id = context.state_id
+        fields = visible_fields(self.principal, context.facts, today=today)
+        if not fields or (context.archived and self.principal.role not in LEVEL_ONE):
+            raise NotFound("No such student record.")  # out of reach, or archived: out of active use
         await self.count_reads(1)
         if as_of is None:
             items = (await self.repo.items("student", [state_id])).get(state_id, [])
@@ -304,10 +300,10 @@ class RecordReader:
         else:
             elements = await self.repo.elements_as_of("student", state_id, as_of)
         record = project(assemble("student", state_id, elements), fields)
-        if with_statements:
+        if context.has_statements:
             await self._attach_statements(state_id, record)
         await self.log_reads([(state_id, record)], purpose, as_of=as_of)
-        return record, subject
+        return record, context
 
     async def _attach_statements(self, state_id: str, record: dict[str, Any]) -> None:
         """FERPA 99.21(c): a statement of disagreement goes out whenever the part of the record it
@@ -358,24 +354,14 @@ class RecordReader:
         return [record for _, record in out], (ids[-1] if len(ids) == limit else None)
 
     async def count_reads(self, n: int) -> None:
-        """The volume alarm: count this caller's reads in the current clock hour; past the limit,
-        log one alert for the hour and refuse."""
+        """The volume alarm: past the caller's hourly limit, log one alert for the hour and refuse."""
         if n == 0:
             return
-        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         actor = self.principal.subject
-        dialect = self.session.bind.dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(ReadCounter).values(actor=actor, hour=hour, reads=n, alerted=False)
-        statement = statement.on_conflict_do_update(
-            index_elements=["actor", "hour"], set_={"reads": ReadCounter.reads + n}
-        ).returning(ReadCounter.reads, ReadCounter.alerted)
-        reads, alerted = (await self.session.execute(statement)).one()
+        reads, alert = await self.volume.count(self.session, actor, n, self.reads_per_hour)
         if reads <= self.reads_per_hour:
             return
-        if not alerted:
-            await self.session.execute(update(ReadCounter).where(ReadCounter.actor == actor, ReadCounter.hour == hour)
-                                       .values(alerted=True))
+        if alert:
             await append_many(self.session, RecordsAccessLogEntry, [{
                 "action": "volume_alert",
                 "payload": {"role": self.principal.role, "reads_this_hour": reads, "limit": self.reads_per_hour},

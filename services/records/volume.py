@@ -1,0 +1,63 @@
+"""The volume alarm's counter, kept off the read path's locks.
+
+Counting every read in the database made each caller's reads queue on one row lock (held until
+the request commits). Instead each process counts in memory and adds its count to the shared
+row (`records_read_counter`) every `FLUSH_SECONDS` or `FLUSH_READS` reads, and at once when the
+caller nears its limit, so the refusal lands on the read that crosses it. With several worker
+processes a caller may overshoot by at most FLUSH_READS reads per process before being refused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.records.models import ReadCounter
+
+FLUSH_SECONDS = 2.0
+FLUSH_READS = 50
+NEAR_LIMIT = 0.9  # from this share of the limit on, every read is counted in the database
+
+
+@dataclass(slots=True)
+class _Tally:
+    known: int = 0  # the shared count as of our last flush (ours and other processes')
+    pending: int = 0  # our reads not yet added to it
+    flushed_at: float = field(default_factory=time.monotonic)
+
+
+class ReadVolume:
+    def __init__(self) -> None:
+        self._tallies: dict[tuple[str, datetime], _Tally] = {}
+
+    async def count(self, session: AsyncSession, actor: str, n: int, limit: int) -> tuple[int, bool]:
+        """Count `n` reads; returns (reads this hour as far as known, whether an alert is still
+        to be raised this hour: True only on the first crossing seen in the database)."""
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        key = (actor, hour)
+        if len(self._tallies) > 10_000:  # past hours: forget them
+            self._tallies = {k: v for k, v in self._tallies.items() if k[1] == hour}
+        tally = self._tallies.setdefault(key, _Tally())
+        tally.pending += n
+        estimate = tally.known + tally.pending
+        due = (tally.pending >= FLUSH_READS or time.monotonic() - tally.flushed_at >= FLUSH_SECONDS
+               or estimate >= limit * NEAR_LIMIT)
+        if not due:
+            return estimate, False
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(ReadCounter).values(actor=actor, hour=hour, reads=tally.pending, alerted=False)
+        statement = statement.on_conflict_do_update(
+            index_elements=["actor", "hour"], set_={"reads": ReadCounter.reads + tally.pending}
+        ).returning(ReadCounter.reads, ReadCounter.alerted)
+        reads, alerted = (await session.execute(statement)).one()
+        tally.known, tally.pending, tally.flushed_at = reads, 0, time.monotonic()
+        if reads > limit and not alerted:
+            await session.execute(ReadCounter.__table__.update()
+                                  .where(ReadCounter.actor == actor, ReadCounter.hour == hour).values(alerted=True))
+            return reads, True
+        return reads, False
