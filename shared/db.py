@@ -94,7 +94,8 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
         # record appends to the access log), and a deferred transaction that reads first cannot
         # upgrade while another holds the lock: SQLite answers "database is locked" at once
         # instead of waiting out busy_timeout.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A caller that only reads (the readiness probe) says so and does not queue for the lock.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("slds_read_only") else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

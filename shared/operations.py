@@ -21,7 +21,8 @@ def operations_router(service: ServiceName) -> APIRouter:
     async def ready(state: State) -> dict[str, str]:
         try:
             async with state.db.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                probe = await connection.execution_options(slds_read_only=True)
+                await probe.execute(text("SELECT 1"))
         except Exception:  # any driver error means not ready
             raise ServiceUnavailable("The database cannot be reached.") from None
         return {"status": "ready", "service": service}
