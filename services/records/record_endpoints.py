@@ -36,7 +36,7 @@ from services.records.volume import ReadVolume
 from shared.audit import append_many
 from shared.deps import CurrentPrincipal, DbSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent, problem_response
-from shared.policy.access import project, row_scope, visible_fields, visible_staff_fields
+from shared.policy.access import project, visible_fields, visible_staff_fields
 from shared.policy.dictionary import Entity
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
@@ -316,8 +316,11 @@ async def changes(session: DbSession, principal: CurrentPrincipal,
     visible: dict[str, frozenset[str]] = {sid: visible_fields(principal, f, today=today) for sid, f in facts.items()}
     out = []
     for v in versions:
-        if not _sees_section(visible.get(v.state_id, frozenset()), v.section):
-            continue  # out of reach, or a section the caller cannot see: that it changed is not told
+        fields = visible.get(v.state_id, frozenset())
+        if "state_student_id" not in fields or not _sees_section(fields, v.section):
+            # Out of reach, a section the caller cannot see (that it changed is not told), or a
+            # role that may not see state IDs (an analyst): the feed names students by their ID.
+            continue
         out.append({"state_student_id": v.state_id, "change_version": v.id, "section": v.section,
                     "operation": v.operation})
     next_version = versions[-1].id if versions else min_change_version
@@ -391,5 +394,3 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-
-__all__ = ["records", "row_scope"]

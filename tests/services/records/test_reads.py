@@ -178,3 +178,13 @@ async def test_a_role_that_cannot_see_state_ids_pages_without_learning_them(worl
         if cursor is None:
             break
     assert seen == 3
+
+
+async def test_the_change_feed_does_not_name_students_to_a_role_that_cannot_see_their_ids(world: World, make_user) -> None:
+    assert (await world.submit(basic_record(world.students[0]))).status_code == 201
+    analyst = await _user(world, make_user, "analyst2", "state_reporting_analyst", state="ST")
+    feed = await world.client.get("/records/v1/changes", headers=analyst)
+    assert feed.status_code == 200 and feed.json()["changes"] == []
+    assert world.students[0] not in feed.text
+    steward = (await world.client.get("/records/v1/changes", headers=world.steward)).json()["changes"]
+    assert {c["state_student_id"] for c in steward} == {world.students[0]}
