@@ -175,12 +175,15 @@ def cmd_demo(_args: argparse.Namespace) -> int:
 def cmd_retention_run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from services.records.retention import run_retention
+    from services.records.retention import RetentionSchedule, run_retention
 
     today = args.today or datetime.now(UTC).date()
 
     async def work(session: Any) -> Any:
-        return await run_retention(session, today, dry_run=args.dry_run)
+        settings = get_settings()
+        schedule = RetentionSchedule(settings.records_discipline_years, settings.records_archive_after_years,
+                                     settings.records_destroy_after_years)
+        return await run_retention(session, today, dry_run=args.dry_run, schedule=schedule)
 
     print(json.dumps(_run_in_session(work).as_dict()))
     return 0

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # is refused with 429 and an alert is logged), and the rows one bulk request may carry.
     records_reads_per_hour: int = Field(default=20000, ge=1)
     records_bulk_max_rows: int = Field(default=10000, ge=1)
+    # The records retention schedule (`slds retention run`); see services/records/retention.py.
+    records_discipline_years: int = Field(default=3, ge=1)
+    records_archive_after_years: int = Field(default=5, ge=1)
+    records_destroy_after_years: int = Field(default=7, ge=1)
 
     # Paging.
     page_limit_default: int = 50

@@ -34,13 +34,20 @@ def _enrolled(day: date) -> ColumnElement[bool]:
     return current_on(Enrollment.entry_date, Enrollment.exit_date, day)
 
 
+def taught_now(day: date) -> ColumnElement[bool]:
+    """The section, the teacher's assignment to it and the student's place in it, all current."""
+    return and_(
+        current_on(ClassSection.begin_date, ClassSection.end_date, day),
+        current_on(SectionStaff.begin_date, SectionStaff.end_date, day),
+        current_on(SectionStudent.begin_date, SectionStudent.end_date, day),
+    )
+
+
 def _taught(day: date) -> ColumnElement[bool]:
     return and_(
         SectionStaff.class_section_id == SectionStudent.class_section_id,
         ClassSection.id == SectionStudent.class_section_id,
-        current_on(ClassSection.begin_date, ClassSection.end_date, day),
-        current_on(SectionStaff.begin_date, SectionStaff.end_date, day),
-        current_on(SectionStudent.begin_date, SectionStudent.end_date, day),
+        taught_now(day),
     )
 
 

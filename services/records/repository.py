@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Integer, String, cast, delete, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.records.facts import current_on
+from services.records.facts import current_on, taught_now
 from services.records.models import (
     Caseload,
     ClassSection,
@@ -130,10 +130,7 @@ class RecordsRepository:
             select(*row("teacher", None, SectionStaff.staff_id)).select_from(SectionStudent)
             .join(ClassSection, ClassSection.id == SectionStudent.class_section_id)
             .join(SectionStaff, SectionStaff.class_section_id == SectionStudent.class_section_id)
-            .where(SectionStudent.state_student_id == state_id,
-                   current_on(ClassSection.begin_date, ClassSection.end_date, day),
-                   current_on(SectionStaff.begin_date, SectionStaff.end_date, day),
-                   current_on(SectionStudent.begin_date, SectionStudent.end_date, day)),
+            .where(SectionStudent.state_student_id == state_id, taught_now(day)),
             select(*row("caseload", None, Caseload.kind, Caseload.staff_id)).where(
                 Caseload.state_student_id == state_id, current_on(Caseload.begin_date, Caseload.end_date, day)),
             select(*row("plan", None, StudentPlan.kind)).where(
@@ -252,9 +249,7 @@ class RecordsRepository:
                     .join(ClassSection, ClassSection.id == SectionStudent.class_section_id)
                     .join(SectionStaff, SectionStaff.class_section_id == SectionStudent.class_section_id)
                     .where(SectionStudent.state_student_id.in_(ids),
-                           current_on(ClassSection.begin_date, ClassSection.end_date, day),
-                           current_on(SectionStaff.begin_date, SectionStaff.end_date, day),
-                           current_on(SectionStudent.begin_date, SectionStudent.end_date, day)))):
+                           taught_now(day)))):
                 teachers[sid].add(staff)
             for sid, kind, staff in (await self.session.execute(
                     select(Caseload.state_student_id, Caseload.kind, Caseload.staff_id)

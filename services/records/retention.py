@@ -7,10 +7,10 @@
    the length of time required by Missouri records retention schedules. Data that are no longer
    needed will be destroyed"; 001 Maine the same; 002 Utah 7.3: "active retention schedules for
    student records per Utah Division of Archive and Record Services"): a student whose every
-   enrollment exited more than ARCHIVE_AFTER_YEARS ago is marked archived (`records_archive_state`). Reads are meant to stop returning archived
-   students to anyone but the state (`is_archived`, wired into the read path). A student who
+   enrollment exited more than `archive_after_years` ago is marked archived
+   (`records_archive_state`); reads stop returning archived students to anyone but the state. A student who
    enrolls again is un-archived by the next run.
-3. Destroy: DESTROY_AFTER_YEARS after the last exit the archived record's non-permanent sections
+3. Destroy: `destroy_after_years` after the last exit the archived record's non-permanent sections
    are deleted with all their versions. The permanent ones are kept: grades (courses),
    transcripts, enrollment and assessments, which Utah 53A-1-1407 never lets go. The student's
    identity (names, birth date) stays with the identity service, so the kept record still names
@@ -40,18 +40,24 @@ from shared.audit import append_many
 from shared.db import new_uuid, utcnow
 
 ACTOR = "system:retention"
-DISCIPLINE_YEARS = 3  # seed 002 section 7.3
-# Active, then archived ("active and then archived for the length of time required by ... records
-# retention schedules", seeds 000 and 001) once the student has been gone five years: past the
-# window in which a district still needs the record for transfers, re-enrolment and corrections to
-# its reports (the five-year extended graduation cohort), so it leaves the active system.
-ARCHIVE_AFTER_YEARS = 5
-# Destroyed when the retention schedule's total has run: seven years after the last exit (five
-# active plus two archived) for the non-permanent sections, the common state schedule for
-# non-permanent student records (e.g. special education files, health and behavioural records).
-# A placeholder the state's records officer confirms against the Utah Division of Archives and
-# Records Service schedule; it lives here, in one place.
-DESTROY_AFTER_YEARS = 7
+# The schedule's periods are settings (`SLDS_RECORDS_DISCIPLINE_YEARS`, `..._ARCHIVE_AFTER_YEARS`,
+# `..._DESTROY_AFTER_YEARS`): a state sets its own records schedule without a code change.
+# Defaults: discipline expunged after three years (seed 002 section 7.3); active, then archived
+# ("active and then archived for the length of time required by ... records retention
+# schedules", seeds 000 and 001) once the student has been gone five years, past the window in
+# which a district still needs the record for transfers, re-enrolment and corrections to its
+# reports (the five-year extended graduation cohort); the non-permanent sections destroyed seven
+# years after the last exit (five active plus two archived), the common state schedule for
+# non-permanent student records (special education files, health and behavioural records).
+
+
+@dataclass(frozen=True)
+class RetentionSchedule:
+    discipline_years: int = 3
+    archive_after_years: int = 5
+    destroy_after_years: int = 7
+
+
 PERMANENT_SECTIONS = frozenset({"enrollment", "courses", "transcript", "assessments"})
 
 _DISCIPLINE = tuple(spec for spec in sections("student").values() if spec.retention == "discipline")
@@ -98,11 +104,12 @@ async def is_archived(session: AsyncSession, state_id: str) -> bool:
     return state is not None and state.archived_at is not None
 
 
-async def run_retention(session: AsyncSession, today: date, *, dry_run: bool = False) -> RetentionReport:
+async def run_retention(session: AsyncSession, today: date, *, dry_run: bool = False,
+                        schedule: RetentionSchedule = RetentionSchedule()) -> RetentionReport:
     report = RetentionReport(today=today, dry_run=dry_run,
-                             discipline_cutoff=years_before(today, DISCIPLINE_YEARS),
-                             archive_cutoff=years_before(today, ARCHIVE_AFTER_YEARS),
-                             destroy_cutoff=years_before(today, DESTROY_AFTER_YEARS))
+                             discipline_cutoff=years_before(today, schedule.discipline_years),
+                             archive_cutoff=years_before(today, schedule.archive_after_years),
+                             destroy_cutoff=years_before(today, schedule.destroy_after_years))
     run_id = f"retention-{new_uuid()}"
     repo = RecordsRepository(session)
     if not dry_run:
@@ -151,7 +158,7 @@ async def _discipline(session: AsyncSession, repo: RecordsRepository, report: Re
         report.discipline_versions += removed_versions
         report.statements_removed += len(statements)
         log.append(_entry("expunge_retention", sid, {
-            "sections": names, "rule": f"discipline older than {DISCIPLINE_YEARS} years", "cutoff": cutoff,
+            "sections": names, "rule": f"discipline incidents before {cutoff}", "cutoff": cutoff,
             "elements_removed": removed, "versions_removed": removed_versions, "statements_removed": statements,
             "record_version": subjects[sid].version}))
 
@@ -177,8 +184,8 @@ async def _archive(session: AsyncSession, report: RetentionReport, log: list[dic
             states[sid].archived_at = now
         else:
             session.add(ArchiveState(state_student_id=sid, archived_at=now, destroyed_at=None))
-        log.append(_entry("archive_retention", sid, {"rule": f"every enrollment exited over {ARCHIVE_AFTER_YEARS} "
-                                                             "years ago", "cutoff": report.archive_cutoff.isoformat()}))
+        log.append(_entry("archive_retention", sid, {"rule": "every enrollment exited before the "
+                                                             "archive cutoff", "cutoff": report.archive_cutoff.isoformat()}))
     if report.unarchived:
         # Enrolled again: active once more (the log keeps that it was archived, and destroyed).
         await session.execute(delete(ArchiveState).where(ArchiveState.state_student_id.in_(report.unarchived)))
@@ -219,7 +226,7 @@ async def _destroy(session: AsyncSession, repo: RecordsRepository, report: Reten
         report.destroyed_versions += removed_versions
         report.statements_removed += len(statements)
         log.append(_entry("destroy_retention", sid, {
-            "rule": f"every enrollment exited over {DESTROY_AFTER_YEARS} years ago",
+            "rule": "every enrollment exited before the destroy cutoff",
             "cutoff": report.destroy_cutoff.isoformat(), "sections_kept": sorted(PERMANENT_SECTIONS),
             "elements_removed": removed, "versions_removed": removed_versions,
             "statements_removed": statements, "record_version": subjects[sid].version}))

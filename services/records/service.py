@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.records.amendments import statements_for
@@ -40,7 +40,7 @@ from services.records.volume import ReadVolume
 from shared.audit import append_many
 from shared.db import new_uuid
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
-from shared.policy.access import project, row_scope, visible_fields, visible_staff_fields
+from shared.policy.access import project, row_scope, visible_fields
 from shared.policy.dictionary import Entity
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
@@ -377,11 +377,3 @@ class RecordReader:
                    for sid, record in records]
         await append_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,
                           request_id=current_request_id())
-
-
-def staff_view(principal: Principal, state_id: str, elements: Iterable[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
-    return project(assemble("staff", state_id, elements), visible_staff_fields(principal))
-
-
-async def record_count(session: AsyncSession, entity: str) -> int:
-    return int(await session.scalar(select(func.count()).select_from(RecordSubject).where(RecordSubject.entity == entity)) or 0)
