@@ -74,8 +74,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve_separately(host: str) -> int:
-    """Four processes, one per service, on ports 8001-8004; identity's URL given to the others."""
-    env = dict(os.environ, SLDS_IDENTITY_URL=f"http://{host}:{SEPARATE_PORTS['identity']}")
+    """Four processes, one per service, on ports 8001-8004; identity's and disclosure's URLs given
+    to every one."""
+    env = dict(os.environ, SLDS_IDENTITY_URL=f"http://{host}:{SEPARATE_PORTS['identity']}",
+               SLDS_DISCLOSURE_URL=f"http://{host}:{SEPARATE_PORTS['disclosure']}")
     procs = [
         subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--service", name,
                           "--host", host, "--port", str(port)], env=env)

@@ -78,7 +78,7 @@ def create_gateway(settings: Settings | None = None, *, database: Database | Non
     settings = settings or get_settings()
     transport = DeferredASGITransport()
     apps = {
-        name: factory(settings, database=database, peer_transport=None if settings.identity_url else transport)
+        name: factory(settings, database=database, peer_transport=transport)
         for name, factory in APP_FACTORIES.items()
     }
     gateway = Gateway(apps)

@@ -9,20 +9,33 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI
+
 from shared.errors import install_error_handlers
 from shared.middleware import RequestContextMiddleware
 from shared.operations import operations_router
-from shared.peers import peer_client
+from shared.peers import Peers
+from shared.security.bans import AnyRevocation, HttpBanSource
 from shared.security.tokens import HttpJwksKeySource, HttpRevocationSource, TokenVerifier
 from shared.settings import ServiceName, Settings, get_settings
 from shared.state import Database, ServiceState
 
+VerifierFactory = Callable[[Settings, Database, Peers], TokenVerifier]
 
-VerifierFactory = Callable[[Settings, Database, httpx.AsyncClient], TokenVerifier]
+
+def identity_revocations(settings: Settings, peers: Peers) -> HttpRevocationSource:
+    return HttpRevocationSource(
+        lambda: peers.identity, "/identity/v1/oauth/revocations", ttl=settings.revocation_cache_seconds
+    )
 
 
-def remote_verifier(settings: Settings, _db: Database, identity: httpx.AsyncClient) -> TokenVerifier:
-    """How records, disclosure and reporting verify: identity's published keys and revocations."""
+def disclosure_bans(settings: Settings, peers: Peers) -> HttpBanSource:
+    return HttpBanSource(lambda: peers.disclosure, ttl=settings.revocation_cache_seconds)
+
+
+def remote_verifier(settings: Settings, _db: Database, peers: Peers) -> TokenVerifier:
+    """How records and reporting verify: identity's published keys and revocations, and the
+    parties disclosure has banned."""
+    identity = peers.identity
     return TokenVerifier(
         algorithm=settings.token_algorithm,
         issuer=settings.token_issuer,
@@ -31,9 +44,7 @@ def remote_verifier(settings: Settings, _db: Database, identity: httpx.AsyncClie
             lambda: identity, "/identity/v1/.well-known/jwks.json",
             ttl=settings.jwks_cache_seconds, min_refresh=settings.jwks_min_refresh_seconds,
         ),
-        revocations=HttpRevocationSource(
-            lambda: identity, "/identity/v1/oauth/revocations", ttl=settings.revocation_cache_seconds
-        ),
+        revocations=AnyRevocation(identity_revocations(settings, peers), disclosure_bans(settings, peers)),
         max_token_bytes=settings.max_token_bytes,
     )
 
@@ -57,10 +68,8 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or Database.from_settings(settings)
-        identity = peer_client(settings.identity_url, peer_transport)
-        app.state.slds = ServiceState(
-            service, settings, db, identity, verifier_factory(settings, db, identity)
-        )
+        peers = Peers.open(settings.identity_url, settings.disclosure_url, peer_transport)
+        app.state.slds = ServiceState(service, settings, db, peers, verifier_factory(settings, db, peers))
         try:
             if background is None:
                 yield
@@ -68,7 +77,7 @@ def create_service_app(
                 async with background(app):
                     yield
         finally:
-            await identity.aclose()
+            await peers.aclose()
             if database is None:
                 await db.engine.dispose()
 

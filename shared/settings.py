@@ -41,8 +41,11 @@ class Settings(BaseSettings):
     jwks_min_refresh_seconds: float = 5.0  # unknown kid: refetch at most this often
     revocation_cache_seconds: float = 5.0  # a disabled account is refused everywhere within this
 
-    # Where the other services find identity. Empty: in-process (the services run mounted together).
+    # Where the services find identity and disclosure. Empty: in-process (the services run
+    # mounted together). Apart, every service needs both (keys and revocations from identity; bans,
+    # agreements and the disclosure log from disclosure).
     identity_url: str = ""
+    disclosure_url: str = ""
 
     # People's passwords (NIST 800-63B by default; a state policy may turn on forced expiry).
     password_min_length: int = 12

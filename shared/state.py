@@ -8,6 +8,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, create_sessionmaker
+from shared.peers import Peers
 from shared.security.tokens import TokenVerifier
 from shared.settings import ServiceName, Settings
 
@@ -31,5 +32,13 @@ class ServiceState:
     service: ServiceName
     settings: Settings
     db: Database
-    identity: httpx.AsyncClient
+    peers: Peers
     verifier: TokenVerifier
+
+    @property
+    def identity(self) -> httpx.AsyncClient:
+        return self.peers.identity
+
+    @property
+    def disclosure(self) -> httpx.AsyncClient:
+        return self.peers.disclosure

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from services.disclosure import agreements
-from services.disclosure.common import NO_STORE
+from services.disclosure.common import NO_STORE, today
 from services.disclosure.models import Agreement, DestructionCertificate, Publication
 from services.disclosure.schemas import (
     AgreementIn,
@@ -18,6 +18,8 @@ from services.disclosure.schemas import (
     AgreementTransitionIn,
     CertificateIn,
     CertificateOut,
+    GrantList,
+    GrantOut,
     PublicationIn,
     PublicationOut,
 )
@@ -107,3 +109,20 @@ async def certify(agreement_id: AgreementId, body: CertificateIn, session: DbSes
 async def publication(agreement_id: AgreementId, body: PublicationIn, session: DbSession,
                       principal: CurrentPrincipal) -> Publication:
     return await agreements.add_publication(session, principal, agreement_id, body)
+
+
+@moas.get("/grants/mine", response_model=GrantList,
+          summary="The caller's access through agreements active today (researchers, vendors; read by records)")
+async def my_grants(session: DbSession, principal: CurrentPrincipal, response: Response) -> GrantList:
+    """One grant per signed agreement naming the caller's token subject whose dates include today:
+    the fields and students (or districts) it covers. Empty after the end date, and while the
+    party is banned. The records service asks this on each read by a grant-holding role."""
+    day = today()
+    rows = await agreements.agreements_granting(session, principal.subject, day)
+    response.headers.update(NO_STORE)  # names students
+    return GrantList(as_of=day, items=[
+        GrantOut(grant_id=f"agreement:{a.id}", agreement_id=a.id, organisation=a.organisation,
+                 party_name=a.contact_name, legal_basis=a.legal_basis, purpose=a.purpose, fields=list(a.fields),
+                 student_ids=list(a.student_ids), district_ids=list(a.district_ids), starts_on=a.starts_on,
+                 ends_on=a.ends_on)
+        for a in rows])

@@ -306,19 +306,27 @@ def coverage_problems(agreement: Agreement, subjects: Iterable[str], *, day: dat
     return problems
 
 
-async def grants_for(session: AsyncSession, subject: str, today: date) -> tuple[AccessGrant, ...]:
-    """The access a principal holds through agreements: one `AccessGrant` per signed agreement
-    naming `subject` whose dates include `today`, none while the subject or the agreement's
-    organisation is banned."""
+async def agreements_granting(session: AsyncSession, subject: str, today: date) -> list[Agreement]:
+    """The signed agreements naming `subject` whose dates include `today`; none while the subject
+    or the agreement's organisation is banned."""
     bans = await active_bans(session, today)
     if subject in bans.subjects:
-        return ()
+        return []
     rows = (await session.scalars(
         select(Agreement).join(AgreementSubject, AgreementSubject.agreement_id == Agreement.id)
         .where(AgreementSubject.subject == subject, Agreement.status == "active",
                Agreement.starts_on <= today, Agreement.ends_on >= today)
         .order_by(Agreement.id))).all()
-    return tuple(
-        AccessGrant(grant_id=f"agreement:{a.id}", fields=frozenset(a.fields), student_ids=frozenset(a.student_ids),
-                    district_ids=frozenset(a.district_ids), starts_on=a.starts_on, ends_on=a.ends_on)
-        for a in rows if a.organisation_key not in bans.organisation_keys)
+    return [a for a in rows if a.organisation_key not in bans.organisation_keys]
+
+
+def grant_of(agreement: Agreement) -> AccessGrant:
+    return AccessGrant(grant_id=f"agreement:{agreement.id}", fields=frozenset(agreement.fields),
+                       student_ids=frozenset(agreement.student_ids), district_ids=frozenset(agreement.district_ids),
+                       starts_on=agreement.starts_on, ends_on=agreement.ends_on)
+
+
+async def grants_for(session: AsyncSession, subject: str, today: date) -> tuple[AccessGrant, ...]:
+    """The access a principal holds through agreements: one `AccessGrant` per agreement of
+    `agreements_granting`."""
+    return tuple(grant_of(a) for a in await agreements_granting(session, subject, today))

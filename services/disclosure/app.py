@@ -10,6 +10,7 @@ from services.disclosure.consent_endpoints import bans, consents
 from services.disclosure.disclosure_endpoints import log
 from services.disclosure.endpoints import reference
 from services.disclosure.request_endpoints import tickets
+from services.disclosure.verification import disclosure_verifier
 from shared.app import create_service_app
 from shared.settings import Settings
 from shared.state import Database
@@ -30,4 +31,5 @@ def create_app(
         settings=settings,
         database=database,
         peer_transport=peer_transport,
+        verifier_factory=disclosure_verifier,
     )

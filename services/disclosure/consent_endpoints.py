@@ -14,6 +14,7 @@ from services.disclosure.models import Ban, Consent
 from services.disclosure.schemas import (
     BanIn,
     BanList,
+    BannedSubjectsOut,
     BanOut,
     ConsentIn,
     ConsentList,
@@ -101,3 +102,13 @@ async def list_bans(session: DbSession, principal: CurrentPrincipal,
                     ) -> BanList:
     require_steward(principal, "read the bans")
     return BanList(items=[_ban_out(b) for b in await ban_rules.list_bans(session, active_on)])
+
+
+@bans.get("/bans/subjects", response_model=BannedSubjectsOut,
+          summary="Principal subjects under a ban today (public, like a revocation list; no token)")
+async def banned_subjects(session: DbSession) -> BannedSubjectsOut:
+    """What every service's token verifier refuses: the `user:`/`client:` ids of banned parties.
+    Opaque ids only (no organisation, no finding), so it needs no token, which also keeps a
+    verifier from needing a token to check one."""
+    day = today()
+    return BannedSubjectsOut(banned_subjects=sorted(await ban_rules.banned_subjects(session, day)), as_of=day)

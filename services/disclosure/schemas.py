@@ -211,6 +211,28 @@ AgreementTarget = Literal["coordinator_review", "legal_review", "board_consent",
                           "active", "rejected"]
 
 
+class GrantOut(ResponseModel):
+    """What an active agreement lets its party reach today, and what a releasing service writes
+    into the disclosure log when it releases data under it."""
+
+    grant_id: str
+    agreement_id: str
+    organisation: str
+    party_name: str
+    legal_basis: str
+    purpose: str
+    fields: list[str]
+    student_ids: list[str]
+    district_ids: list[str]
+    starts_on: date
+    ends_on: date
+
+
+class GrantList(ResponseModel):
+    items: list[GrantOut]
+    as_of: date
+
+
 class AgreementTransitionIn(RequestModel):
     to: AgreementTarget
     note: Note = None
@@ -357,3 +379,8 @@ class BanOut(ResponseModel):
 
 class BanList(ResponseModel):
     items: list[BanOut]
+
+
+class BannedSubjectsOut(ResponseModel):
+    banned_subjects: list[str]
+    as_of: date

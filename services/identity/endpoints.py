@@ -94,6 +94,11 @@ async def token(
         return _oauth_error(400, "invalid_request", "grant_type is required.")
     else:
         return _oauth_error(400, "unsupported_grant_type", "Use client_credentials or password.")
+    if await state.verifier.revocations.is_revoked(who.subject, ""):
+        # Barred for improper redisclosure (a ban in disclosure): no new tokens either.
+        return _oauth_error(400 if grant_type == "password" else 401,
+                            "invalid_grant" if grant_type == "password" else "invalid_client",
+                            "This account or client is barred from student data.")
     access_token, lifetime = await TokenService(session, settings).issue(who)
     body = TokenResponse(access_token=access_token, expires_in=lifetime)
     return JSONResponse(body.model_dump(), headers=NO_STORE)

@@ -23,6 +23,7 @@ from shared.security.passwords import (
     password_problems,
     verify_password_timing_safe,
 )
+from shared.security.service_auth import SERVICE_CLIENTS, service_client_secret
 from shared.security.tokens import MAX_LIFETIME_SECONDS, TokenSubject, issue_token
 from shared.settings import Settings
 
@@ -203,10 +204,28 @@ class AccountService:
         return ""
 
     async def authenticate_client(self, client_id: str, secret: str) -> ClientApp | None:
+        if client_id in SERVICE_CLIENTS:
+            return await self._authenticate_service(client_id, secret)
         client = await self.accounts.client_by_id(client_id) if len(client_id) <= 64 else None
         expected = client.secret_hash if client else _DUMMY_SECRET_HASH
         ok = hmac.compare_digest(expected, hash_client_secret(secret))
         if client is None or not ok or client.revoked_at is not None:
+            return None
+        client.last_used_at = utcnow()
+        return client
+
+    async def _authenticate_service(self, client_id: str, secret: str) -> ClientApp | None:
+        """A service's own client (`shared.security.service_auth`): the secret is derived from the
+        deployment secret; the row is made on first use so it can be revoked like any client."""
+        if not hmac.compare_digest(service_client_secret(self.settings, client_id), secret):
+            return None
+        client = await self.accounts.client_by_id(client_id)
+        if client is None:
+            client = ClientApp(client_id=client_id, name=f"SLDS service {client_id.removeprefix('svc-')}",
+                               secret_hash=hash_client_secret(secret), role="service", state_code=None,
+                               district_ids=[], school_ids=[])
+            await self.accounts.add(client)
+        if client.revoked_at is not None or client.role != "service":
             return None
         client.last_used_at = utcnow()
         return client

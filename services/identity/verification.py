@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from services.identity.repository import AccountRepository, RevokedTokenRepository
 from services.identity.service import KeyService
-from shared.state import Database
+from shared.app import disclosure_bans
+from shared.peers import Peers
+from shared.security.bans import AnyRevocation
 from shared.security.tokens import CachedKeySet, TokenVerifier
 from shared.settings import Settings
+from shared.state import Database
 
 
 class DbKeySource(CachedKeySet):
@@ -39,12 +40,12 @@ class DbRevocationSource:
             return await RevokedTokenRepository(session).is_revoked(token_id)
 
 
-def local_verifier(settings: Settings, db: Database, _identity: httpx.AsyncClient) -> TokenVerifier:
+def local_verifier(settings: Settings, db: Database, peers: Peers) -> TokenVerifier:
     return TokenVerifier(
         algorithm=settings.token_algorithm,
         issuer=settings.token_issuer,
         audience=settings.token_audience,
         keys=DbKeySource(db, settings),
-        revocations=DbRevocationSource(db),
+        revocations=AnyRevocation(DbRevocationSource(db), disclosure_bans(settings, peers)),
         max_token_bytes=settings.max_token_bytes,
     )

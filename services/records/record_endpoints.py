@@ -23,6 +23,7 @@ from services.records.idempotency import remember, replay, request_hash
 from services.records.identity_directory import IdentityDirectory
 from services.records.merges import fold
 from services.records.models import RecordsAccessLogEntry
+from services.records.releases import CurrentCaller, disclosure_link, reaches_by_grants_only
 from services.records.repository import RecordsRepository, assemble
 from services.records.sections import ID_FIELD
 from services.records.service import (
@@ -195,16 +196,21 @@ async def submit_students_bulk(request: Request, session: DbSession, state: Stat
     return await _write_bulk("student", request, session, state, principal, district_id, idempotency_key)
 
 
-@records.get("/students/{state_student_id}", summary="One student's record, with only the fields the caller may see")
-async def read_student(state_student_id: str, session: DbSession, state: State, principal: CurrentPrincipal,
+@records.get("/students/{state_student_id}", summary="One student's record, with only the fields the caller may see",
+             responses={503: {"description": "A researcher's or vendor's read could not be logged as a disclosure"}})
+async def read_student(state_student_id: str, session: DbSession, state: State, caller: CurrentCaller,
                        as_of: Annotated[datetime | None, Query(description="The record as it stood then (UTC)")] = None,
                        purpose: Purpose = None) -> Response:
+    principal = caller.principal
     reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour,
                           volume=_volume(state))
     try:
         record, subject = await reader.student(state_student_id, as_of=_utc(as_of), purpose=purpose)
     except VolumeExceeded:
         return _too_many(principal, state.settings.records_reads_per_hour)
+    if caller.is_outside_party:
+        await disclosure_link(state).log_release(caller, [(subject.state_id, fields_present(record))],
+                                                 {subject.state_id: subject.facts}, _today())
     headers = {"ETag": _etag(subject.version), **NO_STORE}
     if subject.state_id != state_student_id:
         headers["Content-Location"] = f"/records/v1/students/{subject.state_id}"
@@ -233,13 +239,14 @@ async def fold_merge(body: MergeIn, request: Request, session: DbSession, state:
 
 
 @records.get("/students", summary="Students the caller reaches, projected (paged; follow `next_cursor`)")
-async def list_students(session: DbSession, state: State, principal: CurrentPrincipal,
+async def list_students(session: DbSession, state: State, caller: CurrentCaller,
                         district_id: Annotated[str | None, Query(max_length=16)] = None,
                         school_id: Annotated[str | None, Query(max_length=16)] = None,
                         cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page")] = None,
                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
                         offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
                         purpose: Purpose = None) -> Response:
+    principal = caller.principal
     if limit > 100 and not purpose:
         raise UnprocessableContent("State a purpose to read more than 100 records at a time (bulk export).",
                                    errors=[{"field": "purpose", "code": "required",
@@ -253,6 +260,11 @@ async def list_students(session: DbSession, state: State, principal: CurrentPrin
                                            offset=offset, purpose=purpose)
     except VolumeExceeded:
         return _too_many(principal, state.settings.records_reads_per_hour)
+    if caller.is_outside_party and reader.released:
+        ids = [sid for sid, _ in reader.released]
+        await disclosure_link(state).log_release(
+            caller, [(sid, fields_present(record)) for sid, record in reader.released],
+            await RecordsRepository(session).facts_for(ids, _today()), _today())
     return JSONResponse({"items": rows, "next_cursor": cursors.seal(last) if last else None}, headers=NO_STORE)
 
 
@@ -278,13 +290,15 @@ class PageCursor:
 
 
 @records.get("/students/{state_student_id}/history", summary="Every version of the record's elements, newest first, projected")
-async def student_history(state_student_id: str, session: DbSession, principal: CurrentPrincipal,
+async def student_history(state_student_id: str, session: DbSession, state: State, caller: CurrentCaller,
                           limit: Annotated[int, Query(ge=1, le=500)] = 100,
                           offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    principal = caller.principal
     repo = RecordsRepository(session)
     if await repo.subject("student", state_student_id) is None:
         raise NotFound("No such student record.")
-    fields = visible_fields(principal, (await repo.facts_for([state_student_id], _today()))[state_student_id])
+    facts = await repo.facts_for([state_student_id], _today())
+    fields = visible_fields(principal, facts[state_student_id])
     if not fields:
         raise NotFound("No such student record.")
     out, went_out = [], set()
@@ -302,6 +316,8 @@ async def student_history(state_student_id: str, session: DbSession, principal: 
         "action": "read_history", "index_columns": {"state_id": state_student_id},
         "payload": {"entity": "student", "state_id": state_student_id, "role": principal.role,
                     "fields": sorted(went_out)}}], actor=principal.subject, request_id=current_request_id())
+    if caller.is_outside_party and went_out:
+        await disclosure_link(state).log_release(caller, [(state_student_id, went_out)], facts, _today())
     return JSONResponse({"versions": out}, headers=NO_STORE)
 
 
@@ -309,6 +325,10 @@ async def student_history(state_student_id: str, session: DbSession, principal: 
 async def changes(session: DbSession, principal: CurrentPrincipal,
                   min_change_version: Annotated[int, Query(ge=0)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> Response:
+    if reaches_by_grants_only(principal):
+        # The feed names students and what changed: a release in itself, and not one an agreement
+        # describes. Researchers and vendors page through /students instead (logged per release).
+        raise Forbidden("The change feed is for district and state systems.")
     repo = RecordsRepository(session)
     versions = await repo.changes("student", min_change_version, limit)
     today = _today()

@@ -279,6 +279,7 @@ class RecordReader:
         self.principal = principal
         self.reads_per_hour = reads_per_hour
         self.volume = volume
+        self.released: list[tuple[str, dict[str, Any]]] = []  # a list read's students and their records
 
     async def student(self, state_id: str, *, as_of: datetime | None, purpose: str | None) -> tuple[dict[str, Any], ReadContext]:
         today = datetime.now(UTC).date()
@@ -351,6 +352,7 @@ class RecordReader:
             out.append((sid, record))
         await self.count_reads(len(out))
         await self.log_reads(out, purpose)
+        self.released = out
         return [record for _, record in out], (ids[-1] if len(ids) == limit else None)
 
     async def count_reads(self, n: int) -> None:

@@ -30,7 +30,8 @@ async def test_ban_runs_five_years_and_is_listed_for_token_verifiers(world: Worl
     listed = (await world.get("/bans", world.steward, params={"active_on": "2030-01-01"})).json()["items"]
     assert listed == []
     assert len((await world.get("/bans", world.steward)).json()["items"]) == 1
-    assert (await world.get("/bans", world.researcher)).status_code == 403
+    assert (await world.get("/bans", world.other_researcher)).status_code == 403
+    assert (await world.get("/bans", world.researcher)).status_code == 401  # banned: token refused outright
     assert (await world.post("/bans", world.records, {"organisation": "x", "finding": "x",
                                                       "found_on": days(0)})).status_code == 403
     future = await world.post("/bans", world.steward, {"organisation": "x", "finding": "x", "found_on": days(1)})
@@ -63,7 +64,7 @@ async def test_banned_party_gets_no_agreement_signature_disclosure_or_grant(worl
     high = await world.post("/data-requests", world.researcher, {
         "requester": {"name": "Dr. Rivera", "organisation": "State University"}, "description": "x",
         "purpose": "x", "risk_level": "low"})
-    assert high.status_code == 403
+    assert high.status_code == 401  # the banned researcher's token is refused before any rule runs
     async with db.sessionmaker() as session:
         assert await grants_for(session, world.researcher_subject, TODAY) == ()
         assert await grants_for(session, world.researcher_subject, TODAY + timedelta(days=5 * 366)) == ()
