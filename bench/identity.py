@@ -43,6 +43,8 @@ from typing import Any
 
 import httpx
 
+from bench import NO_RATE_LIMITS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESOLVE = "/identity/v1/students/resolve"
 BATCHES = "/identity/v1/students/batches"
@@ -144,7 +146,7 @@ def serve(database_url: str | None) -> Iterator[Server]:
     """`slds serve` on a fresh database with one service client; stopped (and a PostgreSQL
     scratch database dropped) on exit."""
     with tempfile.TemporaryDirectory(prefix="slds-identity-bench-") as tmp:
-        env = dict(os.environ, SLDS_VAR_DIR=tmp, SLDS_LOG_LEVEL="WARNING")
+        env = dict(os.environ, SLDS_VAR_DIR=tmp, SLDS_LOG_LEVEL="WARNING", **NO_RATE_LIMITS)
         env.pop("SLDS_DATABASE_URL", None)
         if database_url:
             asyncio.run(_recreate_postgres(database_url))
@@ -837,6 +839,41 @@ def print_report(report: dict[str, Any]) -> None:
 
 # --- main ------------------------------------------------------------------------------------
 
+def batch_only(args: argparse.Namespace, report: dict[str, Any], submissions: list[dict[str, Any]],
+               truth: Truth, database_url: str | None, progress: bool, began: float) -> int:
+    """`--batch-only`: the batch run alone, on a fresh database, with the batch path's accuracy."""
+    with serve(database_url) as server:
+        log(f"batches of {args.batch_size:,} on a fresh {server.database} database")
+        batch = asyncio.run(batch_stream(server, submissions, args.batch_size, progress))
+        report["meta"]["analyzes_batch_run"] = server.analyzes
+    accuracy = score_resolver(batch.pop("outcomes"), truth)
+    batch["accuracy"] = {k: v for k, v in accuracy.items() if k not in ("wrong_merge_examples", "by_error")}
+    report["speed"] = {"batch": batch}
+    meta = report["meta"]
+    print(f"# identity bench, batch run only: {meta['students']:,} students (seed {meta['seed']}), "
+          f"{meta['submissions']:,} submissions, {meta['database']}, {meta['cores']} cores\n")
+    print("| figure | value |\n|---|---|")
+    print(f"| batch: {meta['submissions']:,} rows as {batch['batches']} batches of {meta['batch_size']:,}, "
+          f"fresh database | {batch['elapsed']:.1f} s, {batch['persons_per_second']:.0f} persons/s |")
+    if batch.get("median_batch_persons_per_second"):
+        print(f"| batch: median persons/s per batch (server timestamps) | "
+              f"{batch['median_batch_persons_per_second']:.0f} |")
+    print(f"| batch: submitting all batches (202s) | {batch['submit_seconds']:.1f} s |")
+    ba = batch["accuracy"]
+    print(f"| batch path: auto-match precision | {_ratio(ba['precision'])} "
+          f"({ba['probabilistic_matched_right']:,} / {ba['probabilistic_matches']:,}) |")
+    print(f"| batch path: recall auto + review / auto only | {_ratio(ba['recall_auto_review'])} / "
+          f"{_ratio(ba['recall_auto'])} |")
+    print(f"| batch path: review share | {_pct(ba['review_share'])} |")
+    print(f"| batch path: false new IDs / wrong merges | {ba['false_new_ids']:,} / {ba['wrong_merges']:,} |")
+    print(f"| batch path: rows rejected / errors | {ba['rejected']:,} / {ba['errors']:,} |")
+    report["meta"]["total_seconds"] = time.perf_counter() - began
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.identity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=None, help="students (default 20,000; 500 with --quick)")
@@ -847,6 +884,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--no-batch", action="store_true")
+    parser.add_argument("--batch-only", action="store_true",
+                        help="only the batch run (throughput and the batch path's accuracy)")
     parser.add_argument("--probe", type=int, default=None,
                         help="rows of the one-at-a-time latency probe after the accuracy run (default 200; 40 with --quick)")
     args = parser.parse_args(argv)
@@ -869,6 +908,9 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform_module.python_version(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "kinds": dict(Counter(truth.kind)),
     }}
+
+    if args.batch_only:
+        return batch_only(args, report, submissions, truth, database_url, progress, began)
 
     with serve(database_url) as server:
         log(f"resolving on {server.database} at {server.base}")

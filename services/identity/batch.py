@@ -15,11 +15,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identity.bulk import ChunkResolver, ChunkRow
 from services.identity.models import Batch, BatchRow
-from services.identity.resolve import Resolver, authorize_submission, facts_as_json, facts_from_json, facts_from_request
+from services.identity.resolve import (
+    Resolver,
+    authorize_submission,
+    facts_as_json,
+    facts_from_json,
+    facts_from_request,
+)
 from services.identity.schemas import BatchRowIn
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, SLDSError, UnprocessableContent, validation_problems
@@ -28,7 +35,8 @@ from shared.settings import Settings
 from shared.state import Database
 
 MAX_BATCH_ROWS = 10_000
-CHUNK_ROWS = 200
+CHUNK_ROWS = 500  # rows per transaction; up to 3 advisory locks each (PostgreSQL's lock table)
+ROWWISE_CHUNK_ROWS = 200  # the one-row-at-a-time path as it was
 ANALYZE_AFTER_ROWS = 1000
 logger = logging.getLogger("slds.identity.batch")
 
@@ -75,27 +83,30 @@ class BatchService:
         self.session.add(batch)
         await self.session.flush()
         stored = [self._intake(batch.id, index, row, principal) for index, row in enumerate(rows)]
-        self.session.add_all(stored)
-        batch.processed = sum(1 for row in stored if row.done)
+        # One multi-row statement, not 10,000 ORM objects: intake is half the cost of a bulk load.
+        await self.session.execute(BatchRow.__table__.insert(), stored)
+        batch.processed = sum(1 for row in stored if row["done"])
         await self.session.flush()
         return batch
 
-    def _intake(self, batch_id: str, index: int, row: Any, principal: Principal) -> BatchRow:
+    def _intake(self, batch_id: str, index: int, row: Any, principal: Principal) -> dict[str, Any]:
         row_ref = row.get("row_ref") if isinstance(row, dict) and isinstance(row.get("row_ref"), str) else None
-        stored = BatchRow(batch_id=batch_id, row_index=index, row_ref=row_ref)
+        stored: dict[str, Any] = {"batch_id": batch_id, "row_index": index, "row_ref": row_ref,
+                                  "district_id": None, "local_id": None, "facts": None, "done": False,
+                                  "decision": None, "state_id": None, "review_id": None, "problem": None}
         try:
             body = BatchRowIn.model_validate(row)
             authorize_submission(principal, body.district_id)
         except ValidationError as exc:
-            stored.done, stored.problem = True, _row_problem(
+            stored["done"], stored["problem"] = True, _row_problem(
                 422, "The row is not valid", validation_problems(list(exc.errors())))
             return stored
         except SLDSError as exc:
-            stored.done, stored.problem = True, _row_problem(
+            stored["done"], stored["problem"] = True, _row_problem(
                 exc.status, exc.detail or exc.title, exc.extensions.get("errors", []))
             return stored
-        stored.district_id, stored.local_id = body.district_id, body.local_student_id
-        stored.facts = facts_as_json(facts_from_request(body, self.settings))
+        stored["district_id"], stored["local_id"] = body.district_id, body.local_student_id
+        stored["facts"] = facts_as_json(facts_from_request(body, self.settings))
         return stored
 
     async def get(self, batch_id: str, principal: Principal) -> tuple[Batch, Sequence[BatchRow]]:
@@ -110,10 +121,12 @@ class BatchService:
 class BatchProcessor:
     """Resolves the open rows of every unfinished batch, a chunk of rows per transaction."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, *, set_based: bool = True) -> None:
         self.db = db
         self.settings = settings
         self.wake = asyncio.Event()
+        self.set_based = set_based  # False: one `Resolver.resolve` per row (the bench's baseline)
+        self.chunk_rows = CHUNK_ROWS if set_based else ROWWISE_CHUNK_ROWS
 
     async def run_pending(self) -> int:
         async with self.db.sessionmaker() as session:
@@ -131,8 +144,8 @@ class BatchProcessor:
             submitter = batch.submitted_by
             indexes = list(await session.scalars(select(BatchRow.row_index).where(
                 BatchRow.batch_id == batch_id, BatchRow.done.is_(False)).order_by(BatchRow.row_index)))
-        for start in range(0, len(indexes), CHUNK_ROWS):
-            await self._run_chunk(batch_id, submitter, indexes[start:start + CHUNK_ROWS])
+        for start in range(0, len(indexes), self.chunk_rows):
+            await self._run_chunk(batch_id, submitter, indexes[start:start + self.chunk_rows])
         async with self.db.sessionmaker() as session, session.begin():
             batch = await session.get(Batch, batch_id)
             remaining = await session.scalar(select(func.count()).select_from(BatchRow).where(
@@ -143,24 +156,49 @@ class BatchProcessor:
                     batch.status, batch.finished_at = "done", utcnow()
             if len(indexes) >= ANALYZE_AFTER_ROWS and session.bind.dialect.name == "postgresql":
                 # A bulk load changes the tables' shape faster than autovacuum notices: refresh the
-                # planner's statistics so candidate look-ups keep using their indexes.
-                await session.execute(text("ANALYZE identity_person, identity_alias, identity_blocking_key"))
+                # planner's statistics so candidate look-ups keep using their indexes. Only the
+                # tables that changed by a tenth since (autovacuum's rule): at a million persons
+                # an ANALYZE after every batch would cost more than the batch.
+                stale = (await session.scalars(text(
+                    "SELECT relname FROM pg_stat_user_tables WHERE relname IN ('identity_person', "
+                    "'identity_alias', 'identity_blocking_key') AND n_mod_since_analyze > 50 + 0.1 * n_live_tup"
+                ))).all()
+                if stale:
+                    await session.execute(text(f"ANALYZE {', '.join(sorted(stale))}"))
         return len(indexes)
 
     async def _run_chunk(self, batch_id: str, submitter: str, indexes: list[int]) -> None:
         """One transaction for a chunk of rows: a crash loses the whole chunk, which is then
         redone, so every row is still resolved exactly once; fewer commits make bulk loads fast."""
+        table = BatchRow.__table__
         async with self.db.sessionmaker() as session, session.begin():
-            rows = (await session.scalars(
-                select(BatchRow).where(BatchRow.batch_id == batch_id, BatchRow.row_index.in_(indexes),
-                                       BatchRow.done.is_(False))
+            rows = (await session.execute(
+                select(BatchRow.row_index, BatchRow.district_id, BatchRow.local_id, BatchRow.facts)
+                .where(BatchRow.batch_id == batch_id, BatchRow.row_index.in_(indexes), BatchRow.done.is_(False))
                 .order_by(BatchRow.row_index).with_for_update(skip_locked=True))).all()
-            resolver = Resolver(session, self.settings)
-            for row in rows:  # rows locked by another worker were skipped: it is doing them
-                outcome = await resolver.resolve(
-                    facts_from_json(row.facts or {}), row.district_id or "", row.local_id or "", submitter)
-                row.done, row.decision = True, outcome.decision
-                row.state_id, row.review_id = outcome.state_id, outcome.review_id
+            # Rows locked by another worker were skipped: it is doing them. The chunk is resolved
+            # set-based (services/identity/bulk.py): same answers as one row at a time, in order.
+            inputs = [ChunkRow(facts_from_json(facts or {}), district or "", local or "")
+                      for _, district, local, facts in rows]
+            if self.set_based:
+                outcomes = await ChunkResolver(session, self.settings).resolve_chunk(inputs, submitter)
+            else:
+                resolver = Resolver(session, self.settings)
+                outcomes = [await resolver.resolve(r.facts, r.district_id, r.local_id, submitter) for r in inputs]
+            results = [(row[0], o.decision, o.state_id, o.review_id) for row, o in zip(rows, outcomes, strict=True)]
+            if results and session.bind.dialect.name == "postgresql":
+                indexes_, decisions, state_ids, review_ids = (list(c) for c in zip(*results, strict=True))
+                await session.execute(text(
+                    "UPDATE identity_batch_row b SET done = true, decision = t.decision, state_id = t.state_id, "
+                    "review_id = t.review_id FROM unnest(CAST(:i AS integer[]), CAST(:d AS varchar[]), "
+                    "CAST(:s AS varchar[]), CAST(:r AS varchar[])) AS t(row_index, decision, state_id, review_id) "
+                    "WHERE b.batch_id = :batch AND b.row_index = t.row_index"),
+                    {"i": indexes_, "d": decisions, "s": state_ids, "r": review_ids, "batch": batch_id})
+            elif results:
+                await session.execute(
+                    update(table).where(table.c.batch_id == batch_id, table.c.row_index == bindparam("i"))
+                    .values(done=True, decision=bindparam("d"), state_id=bindparam("s"), review_id=bindparam("r")),
+                    [{"i": i, "d": d, "s": sid, "r": rid} for i, d, sid, rid in results])
             await session.execute(update(Batch).where(Batch.id == batch_id)
                                   .values(processed=Batch.processed + len(rows)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from services.identity import matching
@@ -37,7 +38,35 @@ class Matcher:
     blocking_keys = staticmethod(matching.blocking_keys)
 
     def compare(self, incoming: matching.PreparedPerson, candidate: matching.PreparedPerson) -> MatchResult:
-        explanation = matching.score(incoming, candidate, self.model)
+        return self._result(matching.score(incoming, candidate, self.model))
+
+    def compare_if_close(self, incoming: matching.PreparedPerson,
+                         candidate: matching.PreparedPerson) -> MatchResult | None:
+        """`compare`, or None when the decision is "non_match" (decided on the same numbers
+        without building the explanation: most blocked candidates are not close)."""
+        return self.compare_lazily(incoming, candidate)[0]
+
+    def compare_lazily(self, incoming: matching.PreparedPerson, candidate: matching.PreparedPerson
+                       ) -> tuple[MatchResult | None, float, matching.Comparison]:
+        """(result or None for a non-match, the probability, the levels): `explain(levels)`
+        gives a non-match's full result if it is wanted after all."""
+        levels = matching.compare(incoming, candidate)
+        bounds = self.model.bounds(levels)
+        if matching.decide(bounds, self.thresholds) == "non_match":
+            return None, bounds.probability, levels
+        return self._result(self.model.explain(levels)), bounds.probability, levels
+
+    def explain(self, levels: matching.Comparison) -> MatchResult:
+        return self._result(self.model.explain(levels))
+
+    @staticmethod
+    @lru_cache(maxsize=50_000)
+    def prepare_stored(facts: matching.PersonFacts) -> matching.PreparedPerson:
+        """`prepare` for stored persons, cached: the same candidates come back for every
+        submission with a common name (a person's facts never change once stored)."""
+        return matching.prepare(facts)
+
+    def _result(self, explanation: matching.MatchExplanation) -> MatchResult:
         return MatchResult(
             decision=matching.decide(explanation, self.thresholds),
             probability=explanation.probability,
@@ -51,7 +80,7 @@ class Matcher:
 
 @lru_cache(maxsize=4)
 def _matcher(model_path: str | None, upper: float | None, lower: float | None) -> Matcher:
-    model = (matching.MatchModel.from_toml(open(model_path).read()) if model_path
+    model = (matching.MatchModel.from_toml(Path(model_path).read_text()) if model_path
              else matching.MatchModel.load_default())
     defaults = matching.Thresholds()
     thresholds = matching.Thresholds(

@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identity.matching.features import PreparedPerson
+from services.identity.matching.record import PersonFacts
 from services.identity.models import Alias, BlockingKey, Person, ReviewItem
 
 MAX_CANDIDATES = 400  # a blocking key set that reaches more than this is too loose to score
+
+
+# What matching reads of a stored person (no ORM objects: resolve scores up to hundreds).
+FACT_COLUMNS = (Person.state_id, Person.first_name, Person.middle_name, Person.last_name, Person.suffix,
+                Person.birth_date, Person.sex, Person.hispanic_latino, Person.races, Person.guardian_names,
+                Person.ssn_hash, Person.birthplace, Person.address, Person.postal_code)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A stored person as matching sees it: `choose` reads `state_id`, the twin rule `first_name`."""
+
+    state_id: str
+    first_name: str
+    facts: PersonFacts
+    prepared: PreparedPerson | None = None
+
+
+def candidates_from_rows(rows: Iterable[Any]) -> list[Candidate]:
+    found = []
+    for (sid, first, middle, last, suffix, birth, sex, hispanic, races, guardians, ssn,
+         birthplace, address, postal) in rows:
+        facts = PersonFacts(
+            first_name=first, middle_name=middle, last_name=last, suffix=suffix, birth_date=birth,
+            sex=sex, hispanic_latino=hispanic, races=frozenset(races or ()),
+            guardian_names=tuple(guardians or ()), ssn_hash=ssn, birthplace=birthplace,
+            address=address, postal_code=postal)
+        found.append(Candidate(sid, first, facts))
+    return found
 
 
 class PersonRepository:
@@ -28,9 +61,13 @@ class PersonRepository:
         PostgreSQL advisory transaction locks per name (sorted, so no deadlock); on SQLite,
         the database write lock, taken now instead of at the first insert."""
         if self.dialect == "postgresql":
-            for name in sorted(set(names)):
-                key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-                await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            keys = [int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                    for name in sorted(set(names))]
+            # One round trip: unnest yields the keys in array order, so they are still taken in
+            # the names' sorted order (a batch chunk takes hundreds at once).
+            await self.session.execute(
+                text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"),
+                {"keys": keys})
         else:
             await self.session.execute(delete(BlockingKey).where(text("0 = 1")))
 
@@ -78,6 +115,17 @@ class PersonRepository:
             select(Person).where(Person.state_id.in_(ids), Person.kind == kind, Person.status == "active")
         )
         return rows.all()
+
+    async def candidate_facts(self, keys: Iterable[str], kind: str) -> list[Candidate]:
+        """`candidates`, as plain facts (the same persons: same query, same limit)."""
+        ids = (
+            select(BlockingKey.state_id).where(BlockingKey.key.in_(list(keys))).distinct()
+            .limit(MAX_CANDIDATES).scalar_subquery()
+        )
+        rows = await self.session.execute(
+            select(*FACT_COLUMNS).where(Person.state_id.in_(ids), Person.kind == kind, Person.status == "active")
+        )
+        return candidates_from_rows(rows)
 
     async def open_review_for(self, district_id: str, local_id: str, kind: str) -> ReviewItem | None:
         return await self.session.scalar(

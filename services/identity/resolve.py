@@ -130,35 +130,34 @@ class Resolver:
 
         prepared = self.matcher.prepare(facts)
         keys = self.matcher.blocking_keys(facts)
-        scored: list[tuple[MatchResult, Person]] = []
-        for person in await self.persons.candidates(keys, kind):
-            result = self.matcher.compare(prepared, self.matcher.prepare(facts_from_person(person)))
-            scored.append((result, person))
+        scored: list[tuple[MatchResult, Any]] = []
+        best: tuple[float, str, Any, Any] | None = None  # the likeliest, for an "assigned" answer
+        for person in await self.persons.candidate_facts(keys, kind):
+            result, probability, levels = self.matcher.compare_lazily(
+                prepared, self.matcher.prepare_stored(person.facts))
+            if result is not None:  # a non-match changes nothing but, maybe, the explanation
+                scored.append((result, person))
+            if best is None or (-probability, person.state_id) < (-best[0], best[1]):
+                best = (probability, person.state_id, result, levels)
         scored = await self._same_district_guard(scored, facts, district_id)
-        scored.sort(key=lambda pair: (-pair[0].probability, pair[1].state_id))
-        candidates = [_candidate_json(result, person) for result, person in scored if result.decision != "non_match"]
-        best = scored[0][0] if scored else None
-        matches = [pair for pair in scored if pair[0].decision == "match"]
+        choice = choose(scored, best=None if best is None else best[2] or self.matcher.explain(best[3]))
 
-        if len(matches) == 1 and not any(r.decision == "review" for r, _ in scored):
-            result, person = matches[0]
+        if choice.match is not None:
+            result, person = choice.match
             await self.persons.add_alias(Alias(district_id=district_id, local_id=local_id, kind=kind,
                                                state_id=person.state_id))
             await self.persons.add_keys(person.state_id, keys)  # this spelling finds them next time
             return ResolveOutcome("matched", person.state_id, explanation=result.explanation(),
-                                  candidates=candidates)
-        if matches or candidates:
-            # A close candidate, or more than one person who looks the same: a steward decides.
+                                  candidates=choice.candidates)
+        if choice.review:
             item = ReviewItem(kind=kind, district_id=district_id, local_id=local_id,
-                              submission=facts_as_json(facts), candidates=candidates,
+                              submission=facts_as_json(facts), candidates=choice.candidates,
                               submitted_by=submitted_by)
             await self.persons.add_review(item)
-            return ResolveOutcome("review", review_id=item.id, explanation=candidates[0]["explanation"],
-                                  candidates=candidates)
+            return ResolveOutcome("review", review_id=item.id, explanation=choice.candidates[0]["explanation"],
+                                  candidates=choice.candidates)
         person = await self.assign(facts, district_id, local_id, kind=kind, keys=keys)
-        return ResolveOutcome("assigned", person.state_id,
-                              explanation=best.explanation() if best else
-                              {"rule": "probabilistic", "contributions": []})
+        return ResolveOutcome("assigned", person.state_id, explanation=choice.assigned_explanation())
 
     async def _same_district_guard(
         self, scored: list[tuple[MatchResult, Person]], facts: PersonFacts, district_id: str
@@ -170,13 +169,7 @@ class Resolver:
         if not matched:
             return scored
         known_here = await self.persons.ids_with_alias_in(district_id, matched)
-        incoming = normalize_name(facts.first_name)
-        return [
-            (result.held_for_review("same_district_other_local_id"), person)
-            if person.state_id in known_here and normalize_name(person.first_name) != incoming
-            else (result, person)
-            for result, person in scored
-        ]
+        return apply_same_district_guard(scored, known_here, facts.first_name)
 
     async def assign(self, facts: PersonFacts, district_id: str, local_id: str, *, kind: str,
                      keys: frozenset[str] | None = None) -> Person:
@@ -201,7 +194,54 @@ class Resolver:
         return person
 
 
-def _candidate_json(result: MatchResult, person: Person) -> dict[str, Any]:
+def apply_same_district_guard(scored: list[tuple[MatchResult, Any]], known_here: set[str],
+                              first_name: str) -> list[tuple[MatchResult, Any]]:
+    """The pure half of `Resolver._same_district_guard` (also used by the batch chunk path):
+    `known_here`: candidates the submitting district already has an alias for (only the
+    matched ones count)."""
+    known_here = known_here & {person.state_id for result, person in scored if result.decision == "match"}
+    if not known_here:
+        return scored
+    incoming = normalize_name(first_name)
+    return [
+        (result.held_for_review("same_district_other_local_id"), person)
+        if person.state_id in known_here and normalize_name(person.first_name) != incoming
+        else (result, person)
+        for result, person in scored
+    ]
+
+
+@dataclass
+class Choice:
+    """What resolve does with its scored candidates (shared by single resolve and the batch
+    chunk path, so both decide the same way): `match` set = matched, `review` = hold for a
+    steward, neither = assign a new ID."""
+
+    match: tuple[MatchResult, Any] | None
+    review: bool
+    candidates: list[dict[str, Any]]
+    best: MatchResult | None
+
+    def assigned_explanation(self) -> dict[str, Any]:
+        return self.best.explanation() if self.best else {"rule": "probabilistic", "contributions": []}
+
+
+def choose(scored: list[tuple[MatchResult, Any]], best: MatchResult | None = None) -> Choice:
+    """`scored`: (result, candidate) pairs, the candidate anything with a `state_id`; non-matches
+    may be left out if `best` (the likeliest candidate's result, for the explanation of a new ID)
+    is given."""
+    scored = sorted(scored, key=lambda pair: (-pair[0].probability, pair[1].state_id))
+    candidates = [_candidate_json(result, person) for result, person in scored if result.decision != "non_match"]
+    if best is None:
+        best = scored[0][0] if scored else None
+    matches = [pair for pair in scored if pair[0].decision == "match"]
+    if len(matches) == 1 and not any(r.decision == "review" for r, _ in scored):
+        return Choice(matches[0], False, candidates, best)
+    # A close candidate, or more than one person who looks the same: a steward decides.
+    return Choice(None, bool(matches or candidates), candidates, best)
+
+
+def _candidate_json(result: MatchResult, person: Any) -> dict[str, Any]:
     return {"state_student_id": person.state_id, "decision": result.decision,
             "explanation": result.explanation()}
 

@@ -33,7 +33,13 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-from services.identity.matching.features import FIELD_NAMES, FIELDS, Comparison, PreparedPerson, compare
+from services.identity.matching.features import (
+    FIELD_NAMES,
+    FIELDS,
+    Comparison,
+    PreparedPerson,
+    compare,
+)
 
 Decision = Literal["match", "review", "non_match"]
 _ORDER: dict[Decision, int] = {"non_match": 0, "review": 1, "match": 2}
@@ -154,6 +160,19 @@ class MatchModel:
 
     def explain(self, levels: Comparison) -> MatchExplanation:
         """Weigh a comparison vector and apply the sibling guard and the SSN rules."""
+        weights, guard, guard_weight, total, floor, ceiling, rules = self._assess(levels)
+        contributions = (Contribution("prior", "lambda", self._prior_weight),
+                         *map(Contribution, FIELD_NAMES, levels, weights),
+                         Contribution("sibling_guard", guard, guard_weight))
+        return MatchExplanation(total, _probability(total), contributions, floor, ceiling, tuple(rules))
+
+    def bounds(self, levels: Comparison) -> MatchExplanation:
+        """`explain` without the contributions (the same weight, probability, floor and ceiling,
+        so the same decision): for the many candidates that are only to be ruled out."""
+        _, _, _, total, floor, ceiling, rules = self._assess(levels)
+        return MatchExplanation(total, _probability(total), (), floor, ceiling, tuple(rules))
+
+    def _assess(self, levels: Comparison) -> tuple[list[float], str, float, float, Decision, Decision, list[str]]:
         weights = [table[level] for table, level in zip(self._weights, levels)]
         named = dict(zip(FIELD_NAMES, levels))
         floor: Decision = "non_match"
@@ -174,13 +193,8 @@ class MatchModel:
         elif named["ssn"] == "different":
             ceiling = "review"
             rules.append("ssn_conflict")
-
-        contributions = (Contribution("prior", "lambda", self._prior_weight),
-                         *map(Contribution, FIELD_NAMES, levels, weights),
-                         Contribution("sibling_guard", guard, guard_weight))
         total = self._prior_weight + sum(weights) + guard_weight
-        probability = 1.0 / (1.0 + 2.0 ** min(-total, 1000.0))
-        return MatchExplanation(total, probability, contributions, floor, ceiling, tuple(rules))
+        return weights, guard, guard_weight, total, floor, ceiling, rules
 
     def score(self, a: PreparedPerson, b: PreparedPerson) -> MatchExplanation:
         return self.explain(compare(a, b))
@@ -220,6 +234,10 @@ class MatchModel:
                     lines.append(f"{level} = {{ m = {self.m[f.name][level]!r}, u = {self.u[f.name][level]!r} }}"
                                  f"  # {table[level]:+.2f}")
         return "\n".join(lines) + "\n"
+
+
+def _probability(total: float) -> float:
+    return 1.0 / (1.0 + 2.0 ** min(-total, 1000.0))
 
 
 def _toml_string(text: str) -> str:

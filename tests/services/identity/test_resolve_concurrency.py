@@ -7,7 +7,9 @@ own (created, migrated and dropped here), with committed writes and 24 simultane
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+from datetime import date
 
 import httpx
 import pytest
@@ -57,3 +59,45 @@ async def test_concurrent_resolves_of_one_new_person_create_one_id(committed_gat
     async with database.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Person)) == 1
         assert await session.scalar(select(func.count()).select_from(Alias)) == SUBMITTERS
+
+
+async def test_batch_chunks_and_single_resolves_of_one_person_create_one_id(committed_gateway, settings) -> None:
+    """The batch worker's chunk path takes the same locks: chunks holding the same new student
+    (twice each, among other students) racing single resolves of that student give one ID."""
+    from services.identity.bulk import ChunkResolver, ChunkRow
+    from services.identity.matching.record import PersonFacts
+    from services.identity.resolve import Resolver
+
+    _, database = committed_gateway
+    target = PersonFacts(first_name="Amara", last_name="Lindqvist", birth_date=date(2013, 5, 21), sex="F",
+                         guardian_names=("Ingrid Lindqvist",), address="4 Birch Rd", postal_code="04101")
+
+    def others(chunk: int) -> list[ChunkRow]:  # nobody like anybody else
+        def name(i: int, salt: str) -> str:
+            digest = hashlib.sha256(f"{chunk}-{i}-{salt}".encode()).hexdigest()
+            return "".join(chr(ord("a") + int(c, 16)) for c in digest[:9]).title()
+
+        return [ChunkRow(PersonFacts(first_name=name(i, "f"), last_name=name(i, "l"),
+                                     birth_date=date(2005 + chunk, 1 + i % 12, 1 + i % 28)), "3000", f"o{chunk}-{i}")
+                for i in range(40)]
+
+    async def chunk(j: int) -> list[str | None]:
+        rows = others(j)
+        rows[10:10] = [ChunkRow(target, f"{4000 + j}", "t")]
+        rows[30:30] = [ChunkRow(target, f"{5000 + j}", "t")]
+        async with database.sessionmaker() as session, session.begin():
+            outcomes = await ChunkResolver(session, settings).resolve_chunk(rows, "client:t")
+        return [outcomes[10].state_id, outcomes[30].state_id]
+
+    async def single(i: int) -> list[str | None]:
+        async with database.sessionmaker() as session, session.begin():
+            outcome = await Resolver(session, settings).resolve(target, f"{6000 + i}", "t", "client:t")
+        return [outcome.state_id]
+
+    answers = await asyncio.gather(*(chunk(j) for j in range(6)), *(single(i) for i in range(14)))
+    ids = {sid for answer in answers for sid in answer}
+    assert len(ids) == 1 and None not in ids, ids
+    async with database.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Person)
+                                    .where(Person.first_name == "Amara")) == 1
+        assert await session.scalar(select(func.count()).select_from(Person)) == 1 + 6 * 40
