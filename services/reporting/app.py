@@ -5,10 +5,11 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.reporting.endpoints import reference
+from services.reporting import models as _models  # noqa: F401  (registers reporting's tables)
+from services.reporting.endpoints import internal, reference, releases
 from shared.app import create_service_app
-from shared.state import Database
 from shared.settings import Settings
+from shared.state import Database
 
 
 def create_app(
@@ -22,7 +23,7 @@ def create_app(
         title="SLDS reporting service",
         description="Aggregate counts and rates with small-cell suppression.",
         version="0.1.0",
-        routers=[reference],
+        routers=[reference, releases, internal],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

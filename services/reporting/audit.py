@@ -1,0 +1,777 @@
+"""The disclosure audit: for every small (primary-suppressed) hidden cell, the interval of values
+an attacker can still hold it to, given everything published in this release and in earlier releases of the same
+population (the release ledger); and the loop that protects more cells, or refuses, until every
+interval is wide enough by the policy's rule (`audit` in suppression_policies.toml).
+
+What the attacker knows, per cell (`Known`): published counts exactly; published rates as the
+interval they stand for ("37%" is [36.5%, 37.5%], ">=95%" is [94.5%, 100%]); that a cell was
+hidden as a small cell (so its count is below the threshold) or as a secondary (so it was not
+small); and the table's additivity (rows to their `all` cell, schools to districts to the state,
+in each column, for counts and for numerators). Earlier releases add their knowledge of the same
+cells. Each hidden count's interval is [min, max] of a linear program over those constraints; a
+hidden rate's is [min, max] of x/d, a linear-fractional program solved as an LP by the
+Charnes-Cooper substitution (y = t*v, t = 1/d).
+
+Why scipy's HiGHS (`scipy.optimize.linprog(method="highs")`, `milp`): it is on PyPI in a wheel
+every platform already has with numpy, solves sparse LPs with a dual simplex (vertex solutions,
+so integral when the constraint matrix is totally unimodular) and has a MILP for the integer
+check, with no solver licence or native install to manage. Counts are integers: the additivity
+matrix of a hierarchical two-way table is totally unimodular (two laminar families), so the LP
+bound is the integer bound; when a bound still comes out fractional (ledger intervals, rate
+constraints) that target is re-solved with `milp` and integrality on every variable. Rate
+intervals are the LP relaxation's (a superset of the integer one: the audit may accept a rate
+cell whose integer interval is a little narrower; the counts behind it are exact).
+
+Speed: one LP per (cell, min|max) would cost ~2 ms of call overhead each. Cells are grouped into
+connected components (hidden cells linked by shared constraints); every target of a component
+gets its own copy of the component's constraints, and all the copies go to HiGHS as one
+block-diagonal LP (the blocks do not interact, so each copy reaches its own optimum).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from services.reporting.suppression import (
+    ALL,
+    Cell,
+    Table,
+    complementary,
+    hide_secondary,
+    pick_partner,
+)
+
+INF = math.inf
+BATCH_VARS = 60_000  # variables per block-diagonal LP call
+EXACT_RATE_MAX_VARS = 1_000  # above this, rate cells keep the (safe) held-fixed bound
+EXACT_MAX_VARS = 1_000  # above this, a school cell keeps its (safe) district-block bound
+
+
+@dataclass
+class Known:
+    """What is public about one cell: bounds on the count / denominator d, the numerator x and
+    the rate x/d (None: nothing beyond 0 <= x <= d)."""
+
+    d_lo: float = 0
+    d_hi: float = INF
+    x_lo: float = 0
+    x_hi: float = INF
+    r_lo: Fraction | None = None
+    r_hi: Fraction | None = None
+
+    def merge(self, other: Known) -> Known:
+        r_lo = max((r for r in (self.r_lo, other.r_lo) if r is not None), default=None)
+        r_hi = min((r for r in (self.r_hi, other.r_hi) if r is not None), default=None)
+        return Known(max(self.d_lo, other.d_lo), min(self.d_hi, other.d_hi),
+                     max(self.x_lo, other.x_lo), min(self.x_hi, other.x_hi), r_lo, r_hi)
+
+    def as_dict(self) -> dict[str, Any]:
+        def num(v: float) -> float | None:
+            return None if v == INF else v
+        return {"d_lo": self.d_lo, "d_hi": num(self.d_hi), "x_lo": self.x_lo, "x_hi": num(self.x_hi),
+                "r_lo": None if self.r_lo is None else str(self.r_lo),
+                "r_hi": None if self.r_hi is None else str(self.r_hi)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Known:
+        def num(v: float | None) -> float:
+            return INF if v is None else v
+        return cls(data["d_lo"], num(data["d_hi"]), data["x_lo"], num(data["x_hi"]),
+                   None if data.get("r_lo") is None else Fraction(data["r_lo"]),
+                   None if data.get("r_hi") is None else Fraction(data["r_hi"]))
+
+
+@dataclass
+class Interval:
+    cell: str
+    kind: str  # "count" | "rate"
+    lo: float
+    hi: float
+
+    @property
+    def width(self) -> float:
+        return self.hi - self.lo
+
+
+@dataclass
+class AuditResult:
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    exempt: list[str] = field(default_factory=list)  # already public through earlier releases
+    rounds: int = 0
+    lps: int = 0
+
+
+class AuditRefused(Exception):
+    def __init__(self, failures: list[dict[str, Any]]) -> None:
+        super().__init__("the release fails the disclosure audit")
+        self.failures = failures
+
+
+def published_knowledge(table: Table, policy: dict[str, Any]) -> dict[str, Known]:
+    """What this release makes public about each cell (its displays and reason codes)."""
+    small = (policy["small_subgroup_max_n"] + 1) if policy["method"] == "percent_bands" else policy["minimum_n"]
+    out: dict[str, Known] = {}
+    for cell in table.cells.values():
+        k = Known()
+        if cell.reason == "no_students":
+            k = Known(0, 0, 0, 0)
+        elif cell.hidden:
+            # The reason code is public: a primary cell is small, a secondary one was not.
+            # (Empty cells are shown, so a hidden one has at least one student.)
+            k.d_lo, k.d_hi = (1, small - 1) if cell.reason == "primary_small_n" else (small, INF)
+        else:
+            if cell.n is not None:
+                k.d_lo = k.d_hi = cell.n
+            elif table.kind == "rate":
+                k.d_lo = small
+            k.r_lo, k.r_hi = cell.rate_lo, cell.rate_hi
+            if k.d_lo == k.d_hi and k.r_lo is not None:
+                k.x_lo, k.x_hi = math.ceil(k.r_lo * int(k.d_lo)), math.floor(k.r_hi * int(k.d_lo))
+        if table.kind == "count":
+            k.x_lo, k.x_hi = 0, 0
+        out[cell.id] = k
+    return out
+
+
+class _Model:
+    """The linear system over the cells' unknowns (d, and x for rates) that are not pinned."""
+
+    def __init__(self, table: Table, known: dict[str, Known], cap: float) -> None:
+        self.table, self.known = table, known
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.var: dict[tuple[str, str], int] = {}  # (cell id, "d"|"x") -> column
+        self.const: dict[tuple[str, str], float] = {}
+        self.eq: list[tuple[dict[int, float], float]] = []
+        self.ub_rows: list[tuple[dict[int, float], float]] = []
+        rate = table.kind == "rate"
+        for cell in table.cells.values():
+            k = known[cell.id]
+            self._term(cell.id, "d", k.d_lo, min(k.d_hi, cap))
+            if rate:
+                self._term(cell.id, "x", k.x_lo, min(k.x_hi, k.d_hi, cap))
+                self._rate_rows(cell.id, k)
+        for total, parts in table.constraints():
+            for part in ("d", "x") if rate else ("d",):
+                self._sum_row(total, parts, part)
+
+    def _term(self, cid: str, part: str, lo: float, hi: float) -> None:
+        if lo == hi:
+            self.const[(cid, part)] = lo
+        else:
+            self.var[(cid, part)] = len(self.lb)
+            self.lb.append(lo)
+            self.ub.append(hi)
+
+    def _linear(self, terms: list[tuple[str, str, float]]) -> tuple[dict[int, float], float]:
+        coefs: dict[int, float] = defaultdict(float)
+        constant = 0.0
+        for cid, part, coef in terms:
+            if (cid, part) in self.var:
+                coefs[self.var[(cid, part)]] += coef
+            else:
+                constant += coef * self.const[(cid, part)]
+        return dict(coefs), constant
+
+    def _rate_rows(self, cid: str, k: Known) -> None:
+        rows = [[(cid, "x", 1.0), (cid, "d", -1.0)]]  # x <= d
+        if k.d_lo != k.d_hi:  # with d pinned, the rate is already in x's bounds
+            if k.r_lo is not None and k.r_lo > 0:
+                rows.append([(cid, "x", -1.0), (cid, "d", float(k.r_lo))])
+            if k.r_hi is not None and k.r_hi < 1:
+                rows.append([(cid, "x", 1.0), (cid, "d", -float(k.r_hi))])
+        for terms in rows:
+            coefs, constant = self._linear(terms)
+            if coefs:
+                self.ub_rows.append((coefs, -constant))
+
+    def _sum_row(self, total: tuple[str, str], parts: list[tuple[str, str]], part: str) -> None:
+        terms = [(self.table.cells[p].id, part, 1.0) for p in parts]
+        terms.append((self.table.cells[total].id, part, -1.0))
+        coefs, constant = self._linear(terms)
+        if coefs:
+            self.eq.append((coefs, -constant))
+
+    def components(self) -> list[list[int]]:
+        parent = list(range(len(self.lb)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+        for coefs, _ in self.eq + self.ub_rows:
+            cols = list(coefs)
+            for c in cols[1:]:
+                a, b = find(cols[0]), find(c)
+                if a != b:
+                    parent[a] = b
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i in range(len(self.lb)):
+            groups[find(i)].append(i)
+        return list(groups.values())
+
+
+@dataclass
+class _Block:
+    """One component's system, columns renumbered 0..n-1."""
+
+    cols: list[int]
+    a_eq: sparse.csr_matrix
+    b_eq: np.ndarray
+    a_ub: sparse.csr_matrix
+    b_ub: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+
+
+def _block(model: _Model, cols: list[int], rows_eq: list[int], rows_ub: list[int]) -> _Block:
+    local = {c: i for i, c in enumerate(cols)}
+
+    def matrix(rows: list[tuple[dict[int, float], float]]) -> tuple[sparse.csr_matrix, np.ndarray]:
+        data, ri, ci, rhs = [], [], [], []
+        for r, (coefs, b) in enumerate(rows):
+            for c, v in coefs.items():
+                data.append(v)
+                ri.append(r)
+                ci.append(local[c])
+            rhs.append(b)
+        return sparse.csr_matrix((data, (ri, ci)), shape=(len(rows), len(cols))), np.array(rhs, dtype=float)
+    a_eq, b_eq = matrix([model.eq[i] for i in rows_eq])
+    a_ub, b_ub = matrix([model.ub_rows[i] for i in rows_ub])
+    return _Block(cols, a_eq, b_eq, a_ub, b_ub, np.array([model.lb[c] for c in cols], dtype=float),
+                  np.array([model.ub[c] for c in cols], dtype=float))
+
+
+@dataclass
+class _Target:
+    cell: str
+    kind: str  # "count": optimise a column; "rate": x/d by Charnes-Cooper; "scaled": x/D, D pinned
+    sense: int  # +1 minimise, -1 maximise
+    col: int | None  # local column of d (count) or x (rate/scaled); None: x pinned
+    d_col: int | None = None  # local column of d (rate)
+    x_const: float = 0.0
+    d_const: float = 1.0
+
+
+def _copy(block: _Block, t: _Target) -> tuple[list[sparse.spmatrix], list[np.ndarray], list[sparse.spmatrix],
+                                             list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """One target's copy of the block: (A_eq, b_eq, A_ub, b_ub, c, lb, ub)."""
+    n = len(block.cols)
+    if t.kind != "rate":
+        c = np.zeros(n)
+        c[t.col] = t.sense
+        return [block.a_eq], [block.b_eq], [block.a_ub], [block.b_ub], c, block.lb, block.ub
+    # Charnes-Cooper: columns (y, s) with y = s*v, s = 1/d. Homogenised rows, then y_d = 1.
+    eq = sparse.hstack([block.a_eq, sparse.csr_matrix(-block.b_eq.reshape(-1, 1))])
+    ub_rows = [sparse.hstack([block.a_ub, sparse.csr_matrix(-block.b_ub.reshape(-1, 1))])]
+    eye = sparse.identity(n, format="csr")
+    finite = np.isfinite(block.ub)
+    if finite.any():
+        ub_rows.append(sparse.hstack([eye[finite], sparse.csr_matrix(-block.ub[finite].reshape(-1, 1))]))
+    positive = block.lb > 0
+    if positive.any():
+        ub_rows.append(sparse.hstack([-eye[positive], sparse.csr_matrix(block.lb[positive].reshape(-1, 1))]))
+    norm = sparse.csr_matrix(([1.0], ([0], [t.d_col])), shape=(1, n + 1))
+    c = np.zeros(n + 1)
+    if t.col is None:
+        c[n] = t.sense * t.x_const
+    else:
+        c[t.col] = t.sense
+    a_ub = sparse.vstack(ub_rows)
+    return ([eq, norm], [np.zeros(eq.shape[0]), np.ones(1)], [a_ub], [np.zeros(a_ub.shape[0])],
+            c, np.zeros(n + 1), np.full(n + 1, INF))
+
+
+def _solve_batch(jobs: list[tuple[_Block, _Target]]) -> list[float]:
+    """Optimum of each (block, target) copy, all in one block-diagonal LP."""
+    eqs, beqs, ubs, bubs, cs, lbs, ubounds = [], [], [], [], [], [], []
+    for block, t in jobs:
+        a_eq, b_eq, a_ub, b_ub, c, lb, ub = _copy(block, t)
+        eqs.append(sparse.vstack(a_eq) if a_eq else None)
+        beqs.append(np.concatenate(b_eq))
+        ubs.append(sparse.vstack(a_ub))
+        bubs.append(np.concatenate(b_ub))
+        cs.append(c)
+        lbs.append(lb)
+        ubounds.append(ub)
+    c = np.concatenate(cs)
+    a_eq = sparse.block_diag(eqs, format="csr")
+    a_ub = sparse.block_diag(ubs, format="csr")
+    kwargs: dict[str, Any] = {}
+    if a_eq.shape[0]:
+        kwargs.update(A_eq=a_eq, b_eq=np.concatenate(beqs))
+    if a_ub.shape[0]:
+        kwargs.update(A_ub=a_ub, b_ub=np.concatenate(bubs))
+    bounds = np.column_stack([np.concatenate(lbs), np.concatenate(ubounds)])
+    res = linprog(c, bounds=bounds, method="highs", **kwargs)
+    if res.status != 0:
+        raise RuntimeError(f"audit LP did not solve: {res.message}")
+    out, offset = [], 0
+    for (_block_, t), ci in zip(jobs, cs, strict=True):
+        out.append(float(ci @ res.x[offset:offset + len(ci)]) * t.sense)
+        offset += len(ci)
+    return out
+
+
+def _milp_bound(block: _Block, t: _Target) -> float:
+    c = np.zeros(len(block.cols))
+    c[t.col] = t.sense
+    constraints = []
+    if block.a_eq.shape[0]:
+        constraints.append(LinearConstraint(block.a_eq, block.b_eq, block.b_eq))
+    if block.a_ub.shape[0]:
+        constraints.append(LinearConstraint(block.a_ub, -np.inf, block.b_ub))
+    res = milp(c, constraints=constraints, integrality=np.ones(len(c)), bounds=Bounds(block.lb, block.ub))
+    if res.status != 0:
+        raise RuntimeError(f"audit MILP did not solve: {res.message}")
+    return float(res.fun) * t.sense
+
+
+def _screen(table: Table, known: dict[str, Known], targets: list[Cell], cap: float,
+            enough: Any) -> dict[str, Interval]:
+    """Certified sub-intervals, cheaply: moves that keep every published number unchanged.
+
+    Take the target (r, a) and another hidden cell (r, b) of its row. Add t to (r, a) and +-t to
+    (r, b) (the sign that keeps the row's subgroups adding up to its `all` cell), and the same to
+    (c, a), (c, b) of one child row c, of one child of c, and so on down to a school (each of
+    them hidden too): every row and every column relation still holds. If r has a parent, a
+    sibling row r' (with its own chain down) takes -t, so the parent's cells do not move either.
+    Every t that keeps all those cells within what is known of them gives a table consistent
+    with everything published, so [v + t_min, v + t_max] lies inside the true interval (and so
+    does the hull of several such moves: the feasible set is convex). A target this proves wide
+    enough needs no LP. For rates the moves are on numerators, denominators held at their true
+    values (a further restriction, so still inside the true interval)."""
+    children: dict[str | None, list[str]] = defaultdict(list)
+    for r in table.rows.values():
+        children[r.parent].append(r.id)
+    hidden_cols = {rid: {c for c in table.cols if table.cells[(rid, c)].hidden} for rid in table.rows}
+    rate = table.kind == "rate"
+
+    def bounds(cell: Cell) -> tuple[float, float, float]:
+        k = known[cell.id]
+        if not rate:
+            return k.d_lo, min(k.d_hi, cap), cell.d
+        lo, hi = k.x_lo, min(k.x_hi, cell.d)
+        if k.r_lo is not None:
+            lo = max(lo, math.ceil(k.r_lo * cell.d))
+        if k.r_hi is not None:
+            hi = min(hi, math.floor(k.r_hi * cell.d))
+        return lo, hi, cell.x or 0
+
+    def step(cell: Cell, coef: int) -> tuple[float, float]:
+        lo, hi, v = bounds(cell)  # v + coef * t within [lo, hi]
+        return (lo - v, hi - v) if coef > 0 else (v - hi, v - lo)
+
+    memo: dict[tuple[str, str, str, int], tuple[float, float] | None] = {}
+
+    def chain(rid: str, a: str, b: str, sign: int, flip: int) -> tuple[float, float] | None:
+        """The t range of the move on row `rid` and the best path of hidden pairs below it."""
+        key = (rid, a, b, flip)
+        if key in memo:
+            return memo[key]
+        t_lo, t_hi = -INF, INF
+        for col, coef in ((a, flip), (b, sign * flip)):
+            lo, hi = step(table.cells[(rid, col)], coef)
+            t_lo, t_hi = max(t_lo, lo), min(t_hi, hi)
+        kids = children.get(rid, [])
+        if kids:
+            best = None
+            for kid in kids:
+                if a in hidden_cols[kid] and b in hidden_cols[kid]:
+                    sub = chain(kid, a, b, sign, flip)
+                    if sub is not None and (best is None or sub[1] - sub[0] > best[1] - best[0]):
+                        best = sub
+            if best is None:
+                memo[key] = None
+                return None
+            t_lo, t_hi = max(t_lo, best[0]), min(t_hi, best[1])
+        memo[key] = (t_lo, t_hi) if t_lo <= t_hi else None
+        return memo[key]
+
+    out: dict[str, Interval] = {}
+    for cell in targets:
+        if cell.d == 0:
+            continue
+        r, a = cell.row, cell.col
+        parent = table.rows[r].parent
+        v0 = (cell.x or 0) if rate else cell.d
+        lo_v = hi_v = v0
+        for b in hidden_cols[r] - {a}:
+            sign = 1 if (a == ALL) != (b == ALL) else -1
+            own = chain(r, a, b, sign, 1)
+            if own is None:
+                continue
+            partners = [None] if parent is None else [
+                s for s in children[parent] if s != r and a in hidden_cols[s] and b in hidden_cols[s]]
+            for s in partners:
+                t_lo, t_hi = own
+                if s is not None:
+                    other = chain(s, a, b, sign, -1)
+                    if other is None:
+                        continue
+                    t_lo, t_hi = max(t_lo, other[0]), min(t_hi, other[1])
+                if t_lo <= t_hi:
+                    lo_v, hi_v = min(lo_v, v0 + t_lo), max(hi_v, v0 + t_hi)
+            iv = (Interval(cell.id, "rate", lo_v / cell.d, hi_v / cell.d) if rate
+                  else Interval(cell.id, "count", lo_v, hi_v))
+            if enough(iv):
+                out[cell.id] = iv
+                break
+    return out
+
+
+def intervals(table: Table, known: dict[str, Known], targets: list[Cell], enough: Any = None,
+              exact_for: set[str] | frozenset[str] = frozenset(),
+              bounded: set[str] | None = None) -> tuple[dict[str, Interval], int]:
+    """The feasible interval of each target cell's count (count tables) or rate (rate tables).
+
+    With `enough` (a rule), cheaper sufficient checks go first, and a target they prove wide
+    enough gets that certified sub-interval instead of the exact bound: each check fixes some
+    unknowns at their true values, which only shrinks the feasible set, so "wide enough" there
+    is wide enough for the attacker too. Only targets they cannot clear reach the exact LP."""
+    state_total = max((c.d for c in table.cells.values()), default=0)
+    if enough is None:
+        return _exact(table, known, targets, state_total)
+    lps = 0
+    out: dict[str, Interval] = {}
+    if table.kind == "rate":
+        # Denominators held at their true values, and so are the numerators of published cells
+        # (a published "37%" of 500 leaves the numerator a few students of play): a linear
+        # program in the hidden numerators only, much smaller and easier for HiGHS than the
+        # Charnes-Cooper form over every cell of the state.
+        fixed = {c.id: (_at_true_d(known[c.id], c.d) if c.hidden
+                        else Known(c.d, c.d, c.x or 0, c.x or 0)) for c in table.cells.values()}
+        first, lps = _staged(table, fixed, targets, enough, state_total, exact_for, bounded)
+        out = {cid: iv for cid, iv in first.items() if enough(iv)}
+        targets = [c for c in targets if c.id not in out]
+        model_size = len(_Model(table, known, cap=state_total).lb) if targets else 0
+        if model_size > EXACT_RATE_MAX_VARS:
+            # Too large to solve exactly in time: keep the held-fixed bound. It is narrower than
+            # the attacker's true interval, so at worst more cells get protected than needed.
+            # (The held-fixed stage already solved the whole state for the cells in exact_for.)
+            return out | {c.id: first[c.id] for c in targets}, lps
+    rest, n = _staged(table, known, targets, enough, state_total, exact_for, bounded)
+    return out | rest, lps + n
+
+
+def _at_true_d(k: Known, d: int) -> Known:
+    """`k` with the denominator pinned to `d`, its rate interval turned into numerator bounds."""
+    x_lo, x_hi = k.x_lo, min(k.x_hi, d)
+    if k.r_lo is not None:
+        x_lo = max(x_lo, math.ceil(k.r_lo * d))
+    if k.r_hi is not None:
+        x_hi = min(x_hi, math.floor(k.r_hi * d))
+    return replace(k, d_lo=d, d_hi=d, x_lo=x_lo, x_hi=x_hi)
+
+
+def _staged(table: Table, known: dict[str, Known], targets: list[Cell], enough: Any,
+            state_total: float, exact_for: set[str] | frozenset[str] = frozenset(),
+            bounded: set[str] | None = None) -> tuple[dict[str, Interval], int]:
+    if not targets:
+        return {}, 0
+    screened = _screen(table, known, targets, state_total, enough)
+    rest = [c for c in targets if c.id not in screened]
+    # Targets in rows without children: first the parent's block alone (the parent row and its
+    # child rows) with every other cell held at its true value. Holding cells fixed only shrinks
+    # the feasible set, so an interval wide enough there is wide enough in the whole table; and
+    # the block is small where the whole table's component can span the state.
+    has_children = {r.parent for r in table.rows.values() if r.parent is not None}
+    blocks: dict[str | None, list[Cell]] = defaultdict(list)
+    upper: list[Cell] = []
+    for cell in rest:
+        row = table.rows[cell.row]
+        if row.id in has_children or row.parent is None:
+            upper.append(cell)
+        else:
+            blocks[row.parent].append(cell)
+    out = dict(screened)
+    lps = 0
+    problems = [(*_parent_block(table, known, parent), cells) for parent, cells in blocks.items()]
+    ivs, n = _exact_many(problems, state_total)
+    lps += n
+    confirm = None
+    for cid, iv in ivs.items():
+        if enough(iv):
+            out[cid] = iv
+            continue
+        if confirm is None:
+            confirm = len(_Model(table, known, cap=state_total).lb) <= EXACT_MAX_VARS
+        if confirm or cid in exact_for:
+            upper.append(table.cells[tuple(cid.rsplit("/", 1))])  # judge it exactly
+        else:
+            # A large state: keep the block's bound, narrower than the attacker's true interval
+            # (so never unsafe); `protect` first hides more inside the block, and asks for the
+            # exact bound only when nothing is left there (`exact_for`).
+            out[cid] = iv
+            if bounded is not None:
+                bounded.add(cid)
+    ivs, n = _exact(table, known, upper, state_total)
+    return out | ivs, lps + n
+
+
+def _parent_block(table: Table, known: dict[str, Known], parent: str) -> tuple[Table, dict[str, Known]]:
+    kids = [r for r in table.rows.values() if r.parent == parent]
+    top = table.rows[parent]
+    rows = {parent: type(top)(top.id, top.level, top.unit, None)} | {r.id: r for r in kids}
+    cells = {k: c for k, c in table.cells.items() if k[0] in rows}
+    sub_known = {c.id: known[c.id] for c in cells.values()}
+    for c in table.cols:
+        cell = table.cells[(parent, c)]
+        x = cell.x or 0
+        sub_known[cell.id] = Known(cell.d, cell.d, x, x)  # held at its true value
+    return Table(table.kind, rows, table.cols, cells), sub_known
+
+
+def _exact(table: Table, known: dict[str, Known], targets: list[Cell],
+           state_total: float) -> tuple[dict[str, Interval], int]:
+    return _exact_many([(table, known, targets)], state_total)
+
+
+def _exact_many(problems: list[tuple[Table, dict[str, Known], list[Cell]]],
+                state_total: float) -> tuple[dict[str, Interval], int]:
+    """Exact intervals of the targets of several independent problems (tables or blocks), their
+    LP copies packed together into as few HiGHS calls as fit BATCH_VARS."""
+    out: dict[str, Interval] = {}
+    jobs: list[tuple[_Block, _Target]] = []
+    for table, known, targets in problems:
+        if targets:
+            jobs += _jobs(table, known, targets, state_total, out)
+    values: list[float] = []
+    lps = 0
+    start = 0
+    while start < len(jobs):
+        size, end = 0, start
+        while end < len(jobs) and (end == start or size + len(jobs[end][0].cols) + 1 <= BATCH_VARS):
+            size += len(jobs[end][0].cols) + 1
+            end += 1
+        values += _solve_batch(jobs[start:end])
+        lps += 1
+        start = end
+    for (block, t), v in zip(jobs, values, strict=True):
+        if t.kind in ("count", "scaled") and abs(v - round(v)) > 1e-6:
+            v = _milp_bound(block, t)  # a fractional vertex: the integer bound is tighter
+            lps += 1
+        if t.kind == "count":
+            v = round(v)
+        elif t.kind == "scaled":
+            v = round(v) / t.d_const
+        iv = out.setdefault(t.cell, Interval(t.cell, "count" if t.kind == "count" else "rate", INF, -INF))
+        if t.sense == 1:
+            iv.lo = v
+        else:
+            iv.hi = v
+    return out, lps
+
+
+def _jobs(table: Table, known: dict[str, Known], targets: list[Cell], state_total: float,
+          out: dict[str, Interval]) -> list[tuple[_Block, _Target]]:
+    """The LP copies (min and max) each target needs; targets with nothing unknown go to `out`."""
+    model = _Model(table, known, cap=state_total)
+    comps = model.components()
+    comp_of = {col: i for i, comp in enumerate(comps) for col in comp}
+    rows_eq: dict[int, list[int]] = defaultdict(list)
+    rows_ub: dict[int, list[int]] = defaultdict(list)
+    for i, (coefs, _) in enumerate(model.eq):
+        rows_eq[comp_of[next(iter(coefs))]].append(i)
+    for i, (coefs, _) in enumerate(model.ub_rows):
+        rows_ub[comp_of[next(iter(coefs))]].append(i)
+
+    by_comp: dict[int, list[tuple[Cell, str]]] = defaultdict(list)
+    for cell in targets:
+        k = known[cell.id]
+        dv, xv = model.var.get((cell.id, "d")), model.var.get((cell.id, "x"))
+        if table.kind == "count":
+            if dv is None:
+                out[cell.id] = Interval(cell.id, "count", k.d_lo, k.d_lo)
+            else:
+                by_comp[comp_of[dv]].append((cell, "count"))
+        elif dv is None and xv is None:
+            d = model.const[(cell.id, "d")]
+            r = model.const[(cell.id, "x")] / d if d else 0.0
+            out[cell.id] = Interval(cell.id, "rate", r, r)
+        else:
+            by_comp[comp_of[dv if dv is not None else xv]].append((cell, "rate"))
+
+    jobs: list[tuple[_Block, _Target]] = []
+    for ci, items in by_comp.items():
+        block = _block(model, comps[ci], rows_eq[ci], rows_ub[ci])
+        local = {c: i for i, c in enumerate(block.cols)}
+        for cell, kind in items:
+            dv, xv = model.var.get((cell.id, "d")), model.var.get((cell.id, "x"))
+            for sense in (1, -1):
+                if kind == "count":
+                    t = _Target(cell.id, "count", sense, local[dv])
+                elif dv is None:
+                    t = _Target(cell.id, "scaled", sense, local[xv], d_const=model.const[(cell.id, "d")])
+                else:
+                    t = _Target(cell.id, "rate", sense, None if xv is None else local[xv],
+                                d_col=local[dv], x_const=model.const.get((cell.id, "x"), 0.0))
+                jobs.append((block, t))
+    return jobs
+
+
+def _wide_enough(iv: Interval, rule: dict[str, Any]) -> bool:
+    if iv.kind == "count":
+        return iv.width >= rule["min_count_width"]
+    return iv.width * 100 >= rule["min_rate_width"] - 1e-9
+
+
+def _ledger_interval(table: Table, cell: Cell, k: Known) -> Interval | None:
+    """The interval earlier releases alone leave for a cell, when they pin it (cheap, no LP)."""
+    if table.kind == "count":
+        return Interval(cell.id, "count", k.d_lo, k.d_hi) if k.d_hi != INF else None
+    if k.r_lo is not None and k.r_hi is not None:
+        return Interval(cell.id, "rate", float(k.r_lo), float(k.r_hi))
+    if k.d_lo == k.d_hi and k.x_hi != INF and k.d_lo:
+        return Interval(cell.id, "rate", k.x_lo / k.d_lo, k.x_hi / k.d_lo)
+    return None
+
+
+def audit(table: Table, policy: dict[str, Any], earlier: dict[str, Known] | None = None,
+          *, skip: set[str] | frozenset[str] = frozenset(),
+          exact_for: set[str] | frozenset[str] = frozenset()) -> AuditResult:
+    """Intervals of every hidden cell (but those in `skip`), and the cells whose interval is
+    too narrow."""
+    rule = policy["audit"]
+    known = published_knowledge(table, policy)
+    exempt: list[str] = []
+    for cid, k in (earlier or {}).items():
+        if cid in known:
+            known[cid] = known[cid].merge(k)
+    # The cells to protect are the small ones. A secondary cell is large by construction (it was
+    # publishable) and hidden only to widen a small cell's interval; its own value needs no width.
+    hidden = [c for c in table.cells.values()
+              if c.hidden and c.reason == "primary_small_n" and c.id not in skip]
+    targets = []
+    for cell in hidden:
+        before = (earlier or {}).get(cell.id)
+        iv = _ledger_interval(table, cell, before) if before is not None else None
+        if iv is not None and not _wide_enough(iv, rule):
+            exempt.append(cell.id)  # earlier releases already made it public; nothing to protect
+        else:
+            targets.append(cell)
+    bounded: set[str] = set()
+    ivs, lps = intervals(table, known, targets, lambda iv: _wide_enough(iv, rule), exact_for, bounded)
+    failures = [
+        {"cell": iv.cell, "kind": iv.kind, "interval": [iv.lo, iv.hi],
+         "required_width": rule["min_count_width"] if iv.kind == "count" else rule["min_rate_width"]}
+        | ({"bound": "block"} if iv.cell in bounded else {})
+        for iv in ivs.values() if not _wide_enough(iv, rule)
+    ]
+    if failures and earlier:
+        # A cell that earlier releases alone already hold too narrowly was disclosed by them;
+        # hiding more now cannot take that back, so it is reported, not held against this one.
+        before = {c.id: earlier.get(c.id, Known()) for c in table.cells.values()}
+        if table.kind == "count":
+            before = {cid: Known(k.d_lo, k.d_hi, 0, 0) for cid, k in before.items()}
+        failing = [table.cells[tuple(f["cell"].rsplit("/", 1))] for f in failures]
+        past, n = intervals(table, before, failing)
+        lps += n
+        gone = {cid for cid, iv in past.items() if not _wide_enough(iv, rule)
+                and not any(f["cell"] == cid and f.get("bound") for f in failures)}
+        exempt += sorted(gone)
+        failures = [f for f in failures if f["cell"] not in gone]
+    return AuditResult(ivs, failures, exempt, 1, lps)
+
+
+def pinned_by(earlier: dict[str, Known] | None, kind: str) -> set[str]:
+    """Cells earlier releases published exactly: hiding them again protects nothing."""
+    out = set()
+    for cid, k in (earlier or {}).items():
+        if k.d_lo == k.d_hi and (kind == "count" or k.r_lo is not None):
+            out.add(cid)
+    return out
+
+
+def _find_partner(table: Table, constraints: list[Any], by_cell: dict[tuple[str, str], list[int]],
+                  start: tuple[str, str], avoid: set[str], max_depth: int = 4) -> Cell | None:
+    """A published cell to hide for a failing one: first in the relations the failing cell is in
+    (its own row first), then, when those are all hidden already, in the relations of the hidden
+    cells it is linked to (breadth first), since that is where its narrow bound comes from."""
+    seen_rel: set[int] = set()
+    frontier, seen_cells = [start], {start}
+    for _ in range(max_depth):
+        nxt: list[tuple[str, str]] = []
+        for key in frontier:
+            for i in sorted(by_cell[key], key=lambda i: constraints[i][0][1] != ALL):
+                if i in seen_rel:
+                    continue
+                seen_rel.add(i)
+                total, parts = constraints[i]
+                partner = pick_partner(table, total, parts, avoid)
+                if partner is not None:
+                    return partner
+                for k in (total, *parts):
+                    if k not in seen_cells and table.cells[k].hidden:
+                        seen_cells.add(k)
+                        nxt.append(k)
+        frontier = nxt
+    return None
+
+
+def protect(table: Table, policy: dict[str, Any], earlier: dict[str, Known] | None = None,
+            *, max_rounds: int = 25) -> AuditResult:
+    """Audit; while some hidden cell is too narrow, hide a further cell that shares a relation with
+    it (reason "secondary", protecting it) and audit again. Refuses (AuditRefused) when a failing
+    cell has no cell left to hide beside it or the rounds run out."""
+    avoid = pinned_by(earlier, table.kind)
+    complementary(table, policy, avoid=avoid)
+    constraints = table.constraints()
+    by_cell: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (total, parts) in enumerate(constraints):
+        for key in (total, *parts):
+            by_cell[key].append(i)
+    total_lps = 0
+    # Hiding one more cell only takes a constraint away (its value becomes a bound), so the
+    # feasible set only grows and an interval found wide enough stays wide enough: each round
+    # re-audits only the cells not yet proven.
+    proven: dict[str, Interval] = {}
+    exempt: list[str] = []
+    exact_for: set[str] = set()
+    block_tried: set[str] = set()
+    for round_no in range(1, max_rounds + 1):
+        result = audit(table, policy, earlier, skip=set(proven) | set(exempt), exact_for=exact_for)
+        failing = {f["cell"] for f in result.failures}
+        proven.update({cid: iv for cid, iv in result.intervals.items() if cid not in failing})
+        exempt += result.exempt
+        total_lps += result.lps
+        result.rounds, result.lps = round_no, total_lps
+        if not result.failures:
+            result.intervals, result.exempt = proven, exempt
+            return result
+        stuck = []
+        for failure in result.failures:
+            row, col = failure["cell"].rsplit("/", 1)
+            if failure.get("bound") == "block":
+                # Judged on its district block alone: hide more inside the block, or, when the
+                # block has nothing left, judge it exactly next round.
+                parent = table.rows[row].parent
+                block_avoid = avoid | {f"{parent}/{c}" for c in table.cols}
+                partner = None
+                if failure["cell"] not in block_tried:  # once: if that did not do, judge exactly
+                    block_tried.add(failure["cell"])
+                    partner = _find_partner(table, constraints, by_cell, (row, col), block_avoid, max_depth=2)
+                if partner is None:
+                    exact_for.add(failure["cell"])
+                    continue
+                hide_secondary(table, policy, partner, failure["cell"])
+                continue
+            partner = _find_partner(table, constraints, by_cell, (row, col), avoid)
+            if partner is None:
+                stuck.append(failure | {"why": "no cell left to hide beside it"})
+                continue
+            hide_secondary(table, policy, partner, failure["cell"])
+        if stuck:
+            raise AuditRefused(stuck)
+        complementary(table, policy, avoid=avoid)
+    raise AuditRefused([f | {"why": "still too narrow after the protection rounds"} for f in result.failures])
