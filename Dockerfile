@@ -17,6 +17,7 @@ RUN pip install --no-deps -e . && useradd --system --uid 10001 slds && mkdir -p 
 
 USER slds
 EXPOSE 8000
-# SLDS_DATABASE_URL and SLDS_SECRET_KEY come from the deployment; run `slds db upgrade` as a job.
+# SLDS_DATABASE_URL, SLDS_SECRET_KEY and SLDS_TOKEN_ISSUER come from the deployment (every service
+# refuses to start in production without them); run `slds db upgrade` as a job.
 ENV SLDS_ENVIRONMENT=production
 CMD ["sh", "-c", "exec slds serve --host 0.0.0.0 --port 8000"]

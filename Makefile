@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/slds_test
 
-.PHONY: install run test test-sqlite test-postgres lock clean
+.PHONY: install run test test-sqlite test-postgres fuzz lock clean
 
 $(BIN)/slds: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install
 
 # The suite on SQLite, then on PostgreSQL (set PG_TEST_URL, or SKIP_POSTGRES=1 to skip locally).
 test: $(VENV)/.bench-installed test-sqlite test-postgres
+
+# The long fuzzing run (the suite runs 5 examples per operation; this runs 100).
+fuzz: $(VENV)/.bench-installed
+	SLDS_FUZZ_EXAMPLES=100 $(BIN)/pytest -q tests/services/test_api_fuzz.py
 
 test-sqlite: $(VENV)/.bench-installed
 	$(BIN)/pytest -q

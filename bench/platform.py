@@ -23,6 +23,8 @@ from pathlib import Path
 
 import httpx
 
+from bench import NO_RATE_LIMITS
+
 ROOT = Path(__file__).resolve().parent.parent
 BARE_APP = """
 from fastapi import FastAPI
@@ -88,7 +90,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, SLDS_VAR_DIR=tmp, SLDS_LOG_LEVEL="WARNING",
+        env = dict(os.environ, **NO_RATE_LIMITS, SLDS_VAR_DIR=tmp, SLDS_LOG_LEVEL="WARNING",
                    SLDS_LOGIN_LOCKOUT_THRESHOLD="1000")
         subprocess.run([sys.executable, "-m", "services.cli", "demo"], cwd=ROOT, env=env,
                        check=True, capture_output=True)

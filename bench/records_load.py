@@ -403,6 +403,40 @@ async def load_postgres(url: str, plan: LoadPlan, env: dict[str, str], progress:
                       rss_kb / 1024, len(districts))
 
 
+def reuse_postgres(url: str, plan: LoadPlan, env: dict[str, str]) -> LoadResult:
+    """The state a previous run of the same plan loaded, kept: migrated to the current schema, and
+    the pool, the read district and its sample regenerated from the seed (no rows written). The
+    pool must still be unwritten (an ingest consumes it): else load afresh."""
+    import asyncpg
+
+    started = time.perf_counter()
+    migrate(url, env)
+    splitter = Splitter(plan)
+    for _ in splitter.chunks():
+        pass
+    ids = [s.state_id for s in splitter.pool]
+
+    async def check() -> dict[str, int]:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            students = await conn.fetchval("SELECT count(*) FROM records_subject WHERE entity = 'student'")
+            written = await conn.fetchval(
+                "SELECT count(*) FROM records_subject WHERE entity = 'student' AND state_id = any($1::text[])", ids)
+            known = await conn.fetchval("SELECT count(*) FROM identity_person WHERE state_id = any($1::text[])", ids)
+        finally:
+            await conn.close()
+        if students < plan.students or written or known != len(ids):
+            raise SystemExit(f"--reuse: the database does not hold this plan's unused state ({students:,} students, "
+                             f"{written:,} of the {len(ids):,} pool students already written, {known:,} known to "
+                             "identity); run without --reuse to load it")
+        return {"records_subject": students}
+
+    rows = asyncio.run(check())
+    seconds = {"generate_and_copy": time.perf_counter() - started, "total": time.perf_counter() - started}
+    return LoadResult("postgresql", plan.students, rows, splitter.read_district, splitter.read_ids, splitter.pool,
+                      seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(splitter.districts))
+
+
 # --- SQLite (quick runs) -------------------------------------------------------------------------
 
 
@@ -471,4 +505,4 @@ def load(url: str, plan: LoadPlan, env: dict[str, str]) -> LoadResult:
     raise SystemExit(f"unsupported database URL: {url}")
 
 
-__all__ = ["LoadPlan", "LoadResult", "build_chunk", "load"]
+__all__ = ["LoadPlan", "LoadResult", "build_chunk", "load", "reuse_postgres"]

@@ -91,6 +91,17 @@ def _serve_separately(host: str) -> int:
         return 0
 
 
+def cmd_accounts_stale(args: argparse.Namespace) -> int:
+    from services.identity.service import AccountService
+
+    async def work(session: Any) -> Any:
+        return await AccountService(session, get_settings()).stale_accounts(disable=args.disable)
+
+    for row in _run_in_session(work):
+        print(json.dumps({**row, "disabled": args.disable}))
+    return 0
+
+
 def cmd_users_add(args: argparse.Namespace) -> int:
     from services.identity.service import AccountService
 
@@ -170,6 +181,8 @@ def cmd_demo(_args: argparse.Namespace) -> int:
         print(f"Records: {summary['records']} student records ({summary['rejected']} rejected), "
               f"{summary['sections']} class sections, "
               f"{summary['caseloads']} caseload entries (demo.teacher, demo.counselor, demo.psychologist)")
+        print(f"Research agreement {summary['agreement_id']} (signed): demo.researcher reads "
+              f"{len(summary['agreement_students'])} students' agreed fields; each read is in the disclosure log")
     asyncio.run(analyze(get_settings().effective_database_url))
     return 0
 
@@ -264,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     scope_args(add_client)
     add_client.set_defaults(func=cmd_clients_add)
 
+    accounts = sub.add_parser("accounts").add_subparsers(dest="accounts_command", required=True)
+    stale = accounts.add_parser("stale", help="people and clients unused for SLDS_ACCOUNT_IDLE_DAYS (JSON lines)")
+    stale.add_argument("--disable", action="store_true", help="disable them now (refused at every service)")
+    stale.set_defaults(func=cmd_accounts_stale)
+
     keys = sub.add_parser("keys").add_subparsers(dest="keys_command", required=True)
     keys.add_parser("rotate", help="new signing key; old ones retire").set_defaults(func=cmd_keys_rotate)
 
@@ -285,6 +303,21 @@ def build_parser() -> argparse.ArgumentParser:
     records = sub.add_parser("records").add_subparsers(dest="records_command", required=True)
     records.add_parser("verify-log", help="verify the records access log's hash chain (exit 1 if broken)"
                        ).set_defaults(func=cmd_records_verify_log)
+
+    # --- reporting (issue 7): records' feed of the de-identified fact table ---
+    def cmd_reporting_refresh_facts(args: argparse.Namespace) -> int:
+        from services.records.reporting_feed import refresh_facts
+
+        years = set(args.school_year) or None
+        counts = _run_in_session(lambda s: refresh_facts(s, get_settings(), state=args.state, school_years=years))
+        print(json.dumps({"rows_per_school_year": counts}))
+        return 0
+
+    reporting = sub.add_parser("reporting").add_subparsers(dest="reporting_command", required=True)
+    refresh = reporting.add_parser("refresh-facts", help="rebuild the de-identified fact table from records")
+    refresh.add_argument("--state", default="ST", help="state code written on every fact row")
+    refresh.add_argument("--school-year", action="append", default=[], help="only this year (repeatable)")
+    refresh.set_defaults(func=cmd_reporting_refresh_facts)
     return parser
 
 

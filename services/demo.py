@@ -3,7 +3,8 @@ district, and 300 synthetic students (bench/synth, seeded) resolved through iden
 the districts' submissions would be, transfers and typos included, so the locator and the review
 queue have something in them. Credentials are random, kept in var/demo-credentials.json (mode 600)
 and printed. Then each district's SIS posts its students' records, class sections and caseloads
-to the records service (`services/demo_records.py`)."""
+to the records service, and two stewards sign a research agreement for demo.researcher
+(`services/demo_records.py`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ DISTRICTS = {"1001": ["1001-01", "1001-02", "1001-03"], "1002": ["1002-01", "100
 # username, role, scope. Staff IDs carry a valid check digit (they are the staff namespace's).
 DEMO_USERS: list[tuple[str, str, dict[str, Any]]] = [
     ("demo.admin", "state_data_admin", {"state": STATE}),
+    ("demo.admin2", "state_data_admin", {"state": STATE}),  # the second steward who signs agreements
     ("demo.analyst", "state_reporting_analyst", {"state": STATE}),
     ("demo.registrar", "registrar", {"state": STATE, "district_ids": ["1002"]}),
     ("demo.superintendent", "superintendent", {"district_ids": ["1001"]}),
@@ -44,6 +46,7 @@ DEMO_USERS: list[tuple[str, str, dict[str, Any]]] = [
 DEMO_CLIENTS: list[tuple[str, str, dict[str, Any]]] = [
     *[(f"SIS of district {d}", "district_sis", {"district_ids": [d]}) for d in DISTRICTS],
     ("Vendor: assessment platform", "vendor", {}),
+    ("Yearbook vendor (directory information)", "directory_recipient", {"district_ids": ["1001"]}),
 ]
 
 
@@ -63,9 +66,9 @@ async def load_demo(session: AsyncSession) -> tuple[str, dict[str, Any] | None]:
         if username in own:
             scope = {**scope, "student_ids": own[username]}
         password = secrets.token_urlsafe(12)
-        await accounts.create_user(username=username, display_name=username, password=password,
-                                   role=role, **scope)
-        credentials["users"][username] = {"role": role, "password": password}
+        user = await accounts.create_user(username=username, display_name=username, password=password,
+                                          role=role, **scope)
+        credentials["users"][username] = {"role": role, "password": password, "subject": user.subject}
     for name, role, scope in DEMO_CLIENTS:
         created = await accounts.create_client(name=name, role=role, **scope)
         credentials["clients"][created.client.client_id] = {
@@ -75,7 +78,7 @@ async def load_demo(session: AsyncSession) -> tuple[str, dict[str, Any] | None]:
     path.chmod(0o600)
     staff = {role: scope["staff_id"] for _, role, scope in DEMO_USERS if "staff_id" in scope}
     return _instructions(credentials, again=False), {"clients": credentials["clients"], "latest": latest,
-                                                      "staff": staff}
+                                                      "staff": staff, "users": credentials["users"]}
 
 
 async def _resolve_students(session: AsyncSession) -> dict[str, Any]:

@@ -64,9 +64,10 @@ def build_record(state_id: str, row: dict[str, Any], rng: random.Random) -> dict
 
 
 async def load_demo_records(settings: Settings, clients: dict[str, dict[str, Any]], latest: dict[str, dict[str, Any]],
-                            staff: dict[str, str]) -> dict[str, Any]:
+                            staff: dict[str, str], users: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """`latest`: state ID -> the district submission row it was last resolved from; `staff`:
-    role -> the demo user's staff ID (teacher, counselor, psychologist)."""
+    role -> the demo user's staff ID (teacher, counselor, psychologist); `users`: the demo people
+    with their passwords and subjects."""
     rng = random.Random(2026)
     sis = {info["name"].rsplit(" ", 1)[-1]: (cid, info["client_secret"]) for cid, info in clients.items()
            if info["role"] == "district_sis"}
@@ -94,7 +95,41 @@ async def load_demo_records(settings: Settings, clients: dict[str, dict[str, Any
                     summary["caseloads"] += await _caseload(http, headers, staff["counselor"], sid, "counselor")
                 for sid in sped[:10]:
                     summary["caseloads"] += await _caseload(http, headers, staff["psychologist"], sid, "service_provider")
+                summary["agreement_students"] = school[:25]
+            summary["agreement_id"] = await _research_agreement(http, users, summary["agreement_students"])
     return summary
+
+
+RESEARCH_FIELDS = ["state_student_id", "demographics.birth_date", "enrollment.grade_level", "enrollment.school_id",
+                   "assessments.subject", "assessments.scale_score", "assessments.performance_level"]
+
+
+async def _research_agreement(http: httpx.AsyncClient, users: dict[str, dict[str, Any]], students: list[str]) -> str:
+    """A signed MOA for demo.researcher: drafted and approved by demo.admin, signed by demo.admin2
+    (the one who drafted may not sign), so the researcher reads exactly these students and fields
+    and every read lands in the disclosure log."""
+    async def bearer(username: str) -> dict[str, str]:
+        token = (await http.post("/identity/v1/oauth/token", data={
+            "grant_type": "password", "username": username, "password": users[username]["password"]})).json()
+        return {"Authorization": f"Bearer {token['access_token']}"}
+
+    admin, admin2 = await bearer("demo.admin"), await bearer("demo.admin2")
+    today = date.today()
+    draft = await http.post("/disclosure/v1/agreements", headers=admin, json={
+        "title": "Demo: grade progression and assessment study", "organisation": "State University",
+        "contact_name": "Demo Researcher", "contact_email": "researcher@university.example",
+        "subjects": [users["demo.researcher"]["subject"]], "purpose": "Study grade progression for the agency",
+        "legal_basis": "studies", "fields": RESEARCH_FIELDS, "student_ids": students,
+        "starts_on": today.isoformat(), "ends_on": (today + timedelta(days=365)).isoformat(),
+        "destroy_by": (today + timedelta(days=395)).isoformat()})
+    draft.raise_for_status()
+    agreement_id = draft.json()["id"]
+    for to, who in (("coordinator_review", admin), ("legal_review", admin), ("board_consent", admin),
+                    ("superintendent_approval", admin), ("active", admin2)):
+        moved = await http.post(f"/disclosure/v1/agreements/{agreement_id}/transitions", headers=who,
+                                json={"to": to, "note": "demo"})
+        moved.raise_for_status()
+    return agreement_id
 
 
 async def _section(http: httpx.AsyncClient, headers: dict[str, str], code: str, teacher: str, students: list[str]) -> int:

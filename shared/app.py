@@ -4,6 +4,7 @@ health/readiness probes and `whoami`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -14,6 +15,7 @@ from shared.errors import install_error_handlers
 from shared.middleware import RequestContextMiddleware
 from shared.operations import operations_router
 from shared.peers import Peers
+from shared.ratelimit import RateLimits
 from shared.security.bans import AnyRevocation, HttpBanSource
 from shared.security.tokens import HttpJwksKeySource, HttpRevocationSource, TokenVerifier
 from shared.settings import ServiceName, Settings, get_settings
@@ -67,9 +69,14 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if problems := settings.production_problems():
+            message = "Refusing to start in production: " + "; ".join(problems)
+            logging.getLogger("slds").error(message, extra={"service": service})
+            raise RuntimeError(message)
         db = database or Database.from_settings(settings)
         peers = Peers.open(settings.identity_url, settings.disclosure_url, peer_transport)
-        app.state.slds = ServiceState(service, settings, db, peers, verifier_factory(settings, db, peers))
+        app.state.slds = ServiceState(service, settings, db, peers, verifier_factory(settings, db, peers),
+                                      RateLimits(settings))
         try:
             if background is None:
                 yield

@@ -5,23 +5,39 @@ row breaks the chain from that row on, and `verify_chain` names the first bad se
 Appends are serialised per chain (PostgreSQL advisory lock / SQLite write lock) so the sequence
 has no gaps or forks under concurrency. A truncated tail is caught against a signed checkpoint of
 the head kept outside the table (the tamper-evidence issue builds that on `chain_head`).
+
+Staged entries (`stage_many`, for high-volume reads): written in the request's own transaction
+without the chain lock, as rows with a negative `seq` and empty hashes, so readers never queue
+on one lock; `chain_staged` later folds them into the chain in `at` order under the lock (a
+`StagedChainer` task does that in the background). They are in the database from the request's
+commit on, so a crash loses none, and `verify_chain` reports any left unchained past a bound.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
+import random
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Text, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import String, Text, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import utcnow
+from shared.db import copy_rows, utcnow
 
 GENESIS = "0" * 64
+STAGED_MAX_AGE = timedelta(minutes=5)  # verify_chain fails on a staged entry older than this
+_MIN_STAGED_SEQ = -(2**31 - 1)  # seq is a 32-bit integer
+
+logger = logging.getLogger("slds.audit")
 
 
 class ChainedLogMixin:
@@ -55,13 +71,24 @@ async def lock_chain(session: AsyncSession, model: type[ChainedLogMixin]) -> Non
         await session.execute(text(f"UPDATE {table} SET seq = seq WHERE 0 = 1"))  # take the write lock
 
 
+async def try_lock_chain(session: AsyncSession, model: type[ChainedLogMixin]) -> bool:
+    """Take the chain's append lock if it is free (PostgreSQL); SQLite's write lock is already
+    held by the transaction."""
+    if session.bind.dialect.name != "postgresql":
+        await lock_chain(session, model)
+        return True
+    table = model.__tablename__  # type: ignore[attr-defined]
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:t))"), {"t": table}))
+
+
 async def append(session: AsyncSession, model: type[ChainedLogMixin], *, actor: str, action: str,
                  payload: dict[str, Any], request_id: str | None,
                  index_columns: dict[str, Any] | None = None) -> ChainedLogMixin:
     """Append one entry. `index_columns` fill a log table's own lookup columns (copies of what the
     hashed payload already says, for indexed search)."""
     await lock_chain(session, model)
-    last = (await session.execute(select(model.seq, model.hash).order_by(model.seq.desc()).limit(1))).first()
+    last = (await session.execute(select(model.seq, model.hash).where(model.seq > 0)
+                                  .order_by(model.seq.desc()).limit(1))).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = utcnow()
     body = canonical(payload)
@@ -80,19 +107,142 @@ async def append_many(session: AsyncSession, model: type[ChainedLogMixin], entri
     if not entries:
         return
     await lock_chain(session, model)
-    last = (await session.execute(select(model.seq, model.hash).order_by(model.seq.desc()).limit(1))).first()
+    last = (await session.execute(select(model.seq, model.hash).where(model.seq > 0)
+                                  .order_by(model.seq.desc()).limit(1))).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     at = utcnow()
+    index_columns = {k for e in entries for k in e.get("index_columns", {})}
     rows = []
     for entry in entries:
         seq += 1
         body = canonical(entry["payload"])
         digest = entry_hash(prev, seq, at, actor, entry["action"], request_id, body)
-        rows.append(model(seq=seq, at=at, actor=actor, action=entry["action"], request_id=request_id,  # type: ignore[call-arg]
-                          payload=body, prev_hash=prev, hash=digest, **entry.get("index_columns", {})))
+        row = dict.fromkeys(index_columns)
+        row.update(seq=seq, at=at, actor=actor, action=entry["action"], request_id=request_id, payload=body,
+                   prev_hash=prev, hash=digest, **entry.get("index_columns", {}))
+        rows.append(row)
         prev = digest
-    session.add_all(rows)
-    await session.flush()
+    await session.flush()  # what the entries describe is written first, as before
+    # Core, not an ORM object per entry (a bulk write logs thousands); RETURNING batches the rows.
+    table = model.__table__  # type: ignore[attr-defined]
+    if len(rows) < 50 or not await copy_rows(session, table, rows):
+        await session.execute(insert(table).returning(table.c.seq), rows)
+
+
+async def stage_many(session: AsyncSession, model: type[ChainedLogMixin], entries: list[dict[str, Any]],
+                     *, actor: str, request_id: str | None) -> None:
+    """Write entries unchained in the caller's transaction, without the chain lock (see the module
+    docstring). Staged seqs are random negative numbers; the rare clash is retried."""
+    if not entries:
+        return
+    at = utcnow()
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = {"at", "actor", "action", "request_id", "payload", "prev_hash", "hash", "seq"}
+    columns.update(k for e in entries for k in e.get("index_columns", {}))
+    rows = []
+    for e in entries:
+        row = dict.fromkeys(columns)
+        row.update(at=at, actor=actor, action=e["action"], request_id=request_id, payload=canonical(e["payload"]),
+                   prev_hash="", hash="", **e.get("index_columns", {}))
+        rows.append(row)
+    statement = _stage_statement(table, session.bind.dialect.name)
+    while rows:
+        # A random block of consecutive numbers: `chain_staged` orders by (at, seq), so a
+        # request's entries (one `at`) keep their order.
+        base = random.randint(_MIN_STAGED_SEQ, -len(rows))
+        for offset, row in enumerate(rows):
+            row["seq"] = base + offset
+        if len(rows) == 1:
+            stored = set((await session.execute(statement, rows[0])).scalars())
+        else:
+            stored = set((await session.execute(statement, rows)).scalars())
+        rows = [row for row in rows if row["seq"] not in stored]
+
+
+_stage_statements: dict[tuple[str, str], Any] = {}
+
+
+def _stage_statement(table: Any, dialect: str) -> Any:
+    """One statement object per table: compiled once, then served from SQLAlchemy's cache."""
+    key = (table.name, dialect)
+    if key not in _stage_statements:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        _stage_statements[key] = (insert(table).on_conflict_do_nothing(index_elements=["seq"])
+                                  .returning(table.c.seq))
+    return _stage_statements[key]
+
+
+async def chain_staged(session: AsyncSession, model: type[ChainedLogMixin], *, limit: int = 5000,
+                       wait: bool = True) -> int:
+    """Fold committed staged entries into the chain, oldest first, under the chain lock (held to
+    the end of the caller's transaction). With `wait=False`, gives up at once (0) when another
+    transaction holds the lock. Returns how many were chained."""
+    if wait:
+        await lock_chain(session, model)
+    elif not await try_lock_chain(session, model):
+        return 0
+    table = model.__table__  # type: ignore[attr-defined]
+    staged = (await session.execute(
+        select(table.c.seq, table.c.at, table.c.actor, table.c.action, table.c.request_id, table.c.payload)
+        .where(table.c.seq < 0).order_by(table.c.at, table.c.seq).limit(limit))).all()
+    if not staged:
+        return 0
+    last = (await session.execute(select(table.c.seq, table.c.hash).where(table.c.seq > 0)
+                                  .order_by(table.c.seq.desc()).limit(1))).first()
+    seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+    moves = []
+    for old, at, actor, action, request_id, payload in staged:
+        seq += 1
+        digest = entry_hash(prev, seq, at, actor, action, request_id, payload)
+        moves.append({"old_seq": old, "new_seq": seq, "new_prev": prev, "new_hash": digest})
+        prev = digest
+    await session.execute(
+        update(table).where(table.c.seq == bindparam("old_seq"))
+        .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"))
+        .execution_options(synchronize_session=False), moves)
+    return len(moves)
+
+
+class StagedChainer:
+    """Folds staged entries into the chain in the background, in transactions of its own: a task
+    started by the first `kick` that runs while entries keep coming, then ends (the next `kick`
+    starts it again). Entries a crashed process staged are folded by the next run anywhere (or
+    by `chain_staged` before the log is read)."""
+
+    def __init__(self, model: type[ChainedLogMixin], sessionmaker: async_sessionmaker[AsyncSession], *,
+                 interval: float = 0.1, linger: float = 2.0) -> None:
+        self.model = model
+        self.sessionmaker = sessionmaker
+        self.interval = interval
+        self.linger = linger
+        self._kicked = 0.0
+        self._task: asyncio.Task[None] | None = None
+        # A sessionmaker bound to one connection (a test's rolled-back transaction) cannot be used
+        # beside the requests: there the log's readers fold staged entries themselves.
+        self.enabled = not isinstance(sessionmaker.kw.get("bind"), AsyncConnection)
+
+    def kick(self) -> None:
+        self._kicked = time.monotonic()
+        if self.enabled and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def run_once(self) -> int:
+        async with self.sessionmaker() as session:
+            chained = await chain_staged(session, self.model, wait=False)
+            await session.commit()
+            return chained
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                chained = await self.run_once()
+            except Exception:  # the entries stay staged; the next run folds them
+                logger.exception("chaining staged log entries failed")
+                chained = 0
+                await asyncio.sleep(1.0)
+            if not chained and time.monotonic() - self._kicked > self.linger:
+                return
 
 
 @dataclass(frozen=True)
@@ -102,21 +252,31 @@ class ChainReport:
     first_bad_seq: int | None = None
     problem: str | None = None
     head_hash: str = GENESIS
+    staged: int = 0  # entries written but not yet folded into the chain
 
 
-async def verify_chain(session: AsyncSession, model: type[ChainedLogMixin], batch: int = 5000) -> ChainReport:
+async def verify_chain(session: AsyncSession, model: type[ChainedLogMixin], batch: int = 5000,
+                       *, staged_max_age: timedelta = STAGED_MAX_AGE) -> ChainReport:
+    """Check the chain from genesis. Staged entries are not part of it yet, but one older than
+    `staged_max_age` means they are not being folded (no chainer running): that fails too, after
+    the chain itself checked out."""
+    staged, oldest = (await session.execute(
+        select(func.count(), func.min(model.at)).where(model.seq < 0))).one()
     prev, expected_seq, count, after = GENESIS, 1, 0, 0
     while True:
         rows = (await session.scalars(select(model).where(model.seq > after).order_by(model.seq).limit(batch))).all()
         if not rows:
-            return ChainReport(True, count, head_hash=prev)
+            break
         for row in rows:
             if row.seq != expected_seq:
-                return ChainReport(False, count, expected_seq, "missing entry", prev)
+                return ChainReport(False, count, expected_seq, "missing entry", prev, staged)
             if row.prev_hash != prev:
-                return ChainReport(False, count, row.seq, "broken link", prev)
+                return ChainReport(False, count, row.seq, "broken link", prev, staged)
             if row.hash != entry_hash(row.prev_hash, row.seq, row.at, row.actor, row.action,
                                       row.request_id, row.payload):
-                return ChainReport(False, count, row.seq, "content changed", prev)
+                return ChainReport(False, count, row.seq, "content changed", prev, staged)
             prev, expected_seq, after, count = row.hash, row.seq + 1, row.seq, count + 1
-
+    if staged and oldest < utcnow() - staged_max_age:
+        oldest_seq = await session.scalar(select(model.seq).where(model.seq < 0).order_by(model.at).limit(1))
+        return ChainReport(False, count, oldest_seq, f"unchained entries older than {staged_max_age}", prev, staged)
+    return ChainReport(True, count, head_hash=prev, staged=staged)

@@ -6,13 +6,21 @@ never commit; the request edge (`shared.deps.get_session`) commits once per requ
 
 from __future__ import annotations
 
+import json
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -31,6 +39,12 @@ def utcnow() -> datetime:
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+def new_uuids(n: int) -> list[str]:
+    """`n` random (version 4) UUIDs from one read of the OS's random source, not one each."""
+    raw = os.urandom(16 * n)
+    return [str(uuid.UUID(bytes=raw[i:i + 16], version=4)) for i in range(0, 16 * n, 16)]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -63,6 +77,23 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+async def copy_rows(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> bool:
+    """PostgreSQL: write `rows` (dicts with the same keys) with COPY in the session's transaction:
+    several times faster than a multi-row INSERT of thousands of rows, whose parameters
+    SQLAlchemy processes one by one. Returns False on other databases: the caller inserts."""
+    if session.bind.dialect.name != "postgresql" or not rows:
+        return False
+    columns = list(rows[0])
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON | JSONB)}
+    records = [tuple(json.dumps(r[c]) if c in json_columns and r[c] is not None else r[c] for c in columns)
+               for r in rows]
+    await session.flush()
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    await raw.copy_records_to_table(table.name, records=records, columns=columns)
+    return True
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -71,7 +102,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     # No pool_pre_ping: it costs a round trip on every checkout (~0.5 ms, a tenth of a record
     # read); connections are recycled instead, and one dropped by a server restart fails one
     # request with a 500 that the client may retry.
-    return create_async_engine(url, echo=echo, pool_recycle=1800, pool_size=10, max_overflow=10)
+    # pool_size covers a worker's usual concurrency: a connection beyond it is closed on return,
+    # and under load that meant a new PostgreSQL backend (fork, auth) for many requests.
+    return create_async_engine(url, echo=echo, pool_recycle=1800, pool_size=20, max_overflow=10)
 
 
 def _make_sqlite_transactional(engine: AsyncEngine) -> None:
@@ -100,3 +133,10 @@ def _make_sqlite_transactional(engine: AsyncEngine) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def read_only(session: AsyncSession) -> None:
+    """Mark a session that only reads, before its first statement: on SQLite it then does not
+    queue for the write lock, which another service in the same process may hold while it calls
+    this one (token verification, the ban list, opt-out lookups, ID status)."""
+    await session.connection(execution_options={"slds_read_only": True})

@@ -12,9 +12,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.state import ServiceState
+from shared.db import read_only
 from shared.errors import Unauthorized
 from shared.policy.principal import Principal
+from shared.state import ServiceState
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /identity/v1/oauth/token")
 
@@ -42,13 +43,30 @@ async def get_session(state: State) -> AsyncIterator[AsyncSession]:
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+async def get_read_session(state: State) -> AsyncIterator[AsyncSession]:
+    """A session that only reads and never commits. On SQLite it does not queue for the write
+    lock, so another service can answer it while its caller holds that lock in process (the ban
+    list, opt-out lookups)."""
+    async with state.db.sessionmaker() as session:
+        await read_only(session)
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
 async def get_principal(
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
-    return await state.verifier.verify(credentials.credentials)
+    principal = await state.verifier.verify(credentials.credentials)
+    await state.limits.charge_principal(state.service, principal.subject)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

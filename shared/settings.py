@@ -15,6 +15,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("identity", "records", "disclosure", "reporting")
+DEFAULT_ISSUER = "https://slds.example.gov/identity"
+MIN_SECRET_KEY_LENGTH = 32
+PLACEHOLDER_SECRETS = ("change", "secret", "example", "default", "password", "test", "xxxx")
 ServiceName = Literal["identity", "records", "disclosure", "reporting"]
 
 
@@ -31,11 +34,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
 
     # Tokens. One audience for all four services: one token works at every one of them.
-    token_issuer: str = "https://slds.example.gov/identity"
+    token_issuer: str = DEFAULT_ISSUER
     token_audience: str = "slds"
     token_algorithm: Literal["ES256", "RS256"] = "ES256"
     user_token_seconds: int = Field(default=900, ge=60, le=3600)
     client_token_seconds: int = Field(default=3600, ge=60, le=3600)
+    client_live_tokens_max: int = Field(default=5, ge=1)  # older live tokens of a client are revoked
     max_token_bytes: int = 8192
     jwks_cache_seconds: float = 300.0
     jwks_min_refresh_seconds: float = 5.0  # unknown kid: refetch at most this often
@@ -50,6 +54,20 @@ class Settings(BaseSettings):
     # People's passwords (NIST 800-63B by default; a state policy may turn on forced expiry).
     password_min_length: int = 12
     password_max_age_days: int | None = None  # e.g. 90 where a state policy requires it
+    # A second factor (TOTP) for people: when on, level 1 and 2 roles need one to get a token.
+    require_second_factor: bool = False
+
+    # Request rate limits (shared/ratelimit.py): per principal per service, per client address on
+    # the token endpoint; 0 turns one off. Storage "async+memory://" counts per process,
+    # "async+redis://host:6379" across processes.
+    rate_limit_per_minute: int = Field(default=12000, ge=0)
+    token_requests_per_minute: int = Field(default=300, ge=0)
+    rate_limit_storage: str = "async+memory://"
+
+    # Deprovisioning (issue 8; the Illuminate 2022 breach used credentials idle for years): a
+    # person or client unused for this many days is disabled at its next login, and
+    # `slds accounts stale --disable` sweeps them all. None turns it off.
+    account_idle_days: int | None = Field(default=180, ge=1)
     login_lockout_threshold: int = 5
     login_lockout_minutes: int = 15
 
@@ -99,6 +117,25 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip().encode()
+
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve real data (empty outside production, or when
+        fine): a missing, short or placeholder deployment secret, the embedded SQLite database,
+        or the example token issuer. Every service refuses to start on any of them."""
+        if self.environment != "production":
+            return []
+        problems = []
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            problems.append(f"SLDS_SECRET_KEY must be set to at least {MIN_SECRET_KEY_LENGTH} random characters")
+        elif any(word in key.lower() for word in PLACEHOLDER_SECRETS):
+            problems.append("SLDS_SECRET_KEY looks like a placeholder; generate one (e.g. openssl rand -base64 48)")
+        if self.is_sqlite:
+            problems.append("SLDS_DATABASE_URL must name PostgreSQL (SQLite is the embedded development default)")
+        if self.token_issuer == DEFAULT_ISSUER:
+            problems.append("SLDS_TOKEN_ISSUER must be the deployment's own URL, not the example")
+        return problems
 
 
 @lru_cache

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import create_engine, create_sessionmaker
 from shared.peers import Peers
+from shared.ratelimit import RateLimits
 from shared.security.tokens import TokenVerifier
 from shared.settings import ServiceName, Settings
 
@@ -34,6 +35,7 @@ class ServiceState:
     db: Database
     peers: Peers
     verifier: TokenVerifier
+    limits: RateLimits
 
     @property
     def identity(self) -> httpx.AsyncClient:

@@ -23,7 +23,7 @@ from services.disclosure.schemas import (
     PublicationIn,
     PublicationOut,
 )
-from shared.deps import CurrentPrincipal, DbSession
+from shared.deps import CurrentPrincipal, DbSession, ReadSession
 
 moas = APIRouter(prefix="/disclosure/v1", tags=["agreements"])
 
@@ -113,7 +113,7 @@ async def publication(agreement_id: AgreementId, body: PublicationIn, session: D
 
 @moas.get("/grants/mine", response_model=GrantList,
           summary="The caller's access through agreements active today (researchers, vendors; read by records)")
-async def my_grants(session: DbSession, principal: CurrentPrincipal, response: Response) -> GrantList:
+async def my_grants(session: ReadSession, principal: CurrentPrincipal, response: Response) -> GrantList:
     """One grant per signed agreement naming the caller's token subject whose dates include today:
     the fields and students (or districts) it covers. Empty after the end date, and while the
     party is banned. The records service asks this on each read by a grant-holding role."""

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.disclosure.agreement_endpoints import moas
 from services.disclosure.consent_endpoints import bans, consents
+from services.disclosure.directory_endpoints import directory
 from services.disclosure.disclosure_endpoints import log
 from services.disclosure.endpoints import reference
 from services.disclosure.request_endpoints import tickets
@@ -25,9 +26,9 @@ def create_app(
     return create_service_app(
         "disclosure",
         title="SLDS disclosure service",
-        description="Disclosure log (FERPA 99.32), agreements, data requests, consents and bans.",
+        description="Disclosure log (FERPA 99.32), agreements, data requests, consents, bans and directory opt-outs.",
         version="0.1.0",
-        routers=[reference, log, moas, tickets, consents, bans],
+        routers=[reference, log, moas, tickets, consents, bans, directory],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -21,7 +20,8 @@ from services.disclosure.schemas import (
     ConsentOut,
     PartyOut,
 )
-from shared.deps import CurrentPrincipal, DbSession
+from shared.deps import CurrentPrincipal, DbSession, ReadSession
+from shared.schemas import IsoDate
 
 consents = APIRouter(prefix="/disclosure/v1", tags=["consents"])
 bans = APIRouter(prefix="/disclosure/v1", tags=["bans"])
@@ -98,7 +98,7 @@ async def create_ban(body: BanIn, session: DbSession, principal: CurrentPrincipa
 
 @bans.get("/bans", response_model=BanList, summary="Bans (state data steward)")
 async def list_bans(session: DbSession, principal: CurrentPrincipal,
-                    active_on: Annotated[date | None, Query(description="Only bans running on this day")] = None,
+                    active_on: Annotated[IsoDate | None, Query(description="Only bans running on this day")] = None,
                     ) -> BanList:
     require_steward(principal, "read the bans")
     return BanList(items=[_ban_out(b) for b in await ban_rules.list_bans(session, active_on)])
@@ -106,7 +106,7 @@ async def list_bans(session: DbSession, principal: CurrentPrincipal,
 
 @bans.get("/bans/subjects", response_model=BannedSubjectsOut,
           summary="Principal subjects under a ban today (public, like a revocation list; no token)")
-async def banned_subjects(session: DbSession) -> BannedSubjectsOut:
+async def banned_subjects(session: ReadSession) -> BannedSubjectsOut:
     """What every service's token verifier refuses: the `user:`/`client:` ids of banned parties.
     Opaque ids only (no organisation, no finding), so it needs no token, which also keeps a
     verifier from needing a token to check one."""

@@ -19,11 +19,12 @@ from services.disclosure.schemas import (
     StudentDisclosureOut,
 )
 from shared.deps import CurrentPrincipal, DbSession
+from shared.schemas import MAX_INT32
 
 log = APIRouter(prefix="/disclosure/v1", tags=["disclosure log"])
 
 StudentId = Annotated[str, Path(max_length=16)]
-AfterSeq = Annotated[int, Query(ge=0, description="Keyset cursor: entries after this sequence number")]
+AfterSeq = Annotated[int, Query(ge=0, le=MAX_INT32, description="Keyset cursor: entries after this sequence number")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 _BASES = {b.code: b for b in LEGAL_BASES}
 

@@ -1,6 +1,7 @@
 """Disclosure's tables: the FERPA 99.32 record of disclosures (hash-chained, with one indexed row
 per student disclosed), agreements (MOAs) with their history, destruction certificates and
-researchers' publications, data requests with their history, written consents, and bans.
+researchers' publications, data requests with their history, written consents, bans, and
+directory-information opt-outs.
 
 Student-keyed rows carry the student key (`state_student_id`). Free text people write (purposes,
 notes, findings) is stored here and never written to the service log.
@@ -226,3 +227,20 @@ class Ban(Base):
     banned_until: Mapped[date] = mapped_column(index=True)  # found_on + 5 years (exclusive)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- directory information opt-outs (34 CFR 99.37(a)(2)) ------------------------------------------
+
+
+class DirectoryOptOut(Base):
+    """A parent's or eligible student's refusal of directory information for a student: while
+    `withdrawn_at` is empty, no outside party receives the student's directory information. One
+    row per student; withdrawing keeps the row (who opted out, when, and who withdrew it)."""
+
+    __tablename__ = "disclosure_directory_opt_out"
+
+    state_student_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opted_out_by: Mapped[str] = mapped_column(String(200))
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))

@@ -384,3 +384,21 @@ class BanList(ResponseModel):
 class BannedSubjectsOut(ResponseModel):
     banned_subjects: list[str]
     as_of: date
+
+
+# --- directory information opt-outs ------------------------------------------------------------------
+
+
+class DirectoryOptOutOut(ResponseModel):
+    state_student_id: str
+    opted_out: bool
+    opted_out_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+
+class DirectoryLookupIn(RequestModel):
+    students: Annotated[list[StateStudentId], Field(min_length=1, max_length=1000)]
+
+
+class DirectoryLookupOut(ResponseModel):
+    opted_out: list[str] = Field(description="Those of the given students opted out of directory information")

@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header, Response, status
+from fastapi import APIRouter, Form, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from services.identity.schemas import (
@@ -15,14 +15,19 @@ from services.identity.schemas import (
     ClientOut,
     PasswordChange,
     RevocationList,
+    SecondFactorConfirm,
+    SecondFactorEnrolment,
+    SecondFactorStart,
     TokenResponse,
     UserCreate,
     UserOut,
 )
 from services.identity.service import AccountService, KeyService, TokenService, expires_at
+from shared.app import disclosure_bans
 from shared.deps import CurrentPrincipal, DbSession, State
-from shared.errors import Forbidden, Unauthorized, UnprocessableContent, problem_response
+from shared.errors import Conflict, Forbidden, Unauthorized, UnprocessableContent, problem_response
 from shared.policy.principal import Principal
+from shared.security.bans import HttpBanSource
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 ACCOUNT_ADMIN_ROLES = frozenset({"state_data_admin"})
@@ -50,6 +55,25 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     return (client_id, secret) if sep else None
 
 
+_LOGIN_REFUSALS = {
+    "invalid": "Invalid username or password, or too many attempts: try again later.",
+    "expired": "The password has expired; change it at /identity/v1/password-changes.",
+    "idle": "The account was disabled after a long time without use; ask an administrator.",
+    "second_factor": "This account needs its one-time code: send it as totp_code.",
+    "second_factor_invalid": "Invalid username, password or one-time code, or too many attempts.",
+    "second_factor_enrolment": "This role needs a second factor: enrol at /identity/v1/second-factor/enrolments.",
+}
+
+
+def _bans(state: State) -> HttpBanSource:
+    """The banned parties (disclosure's list; cached like the revocations)."""
+    bans = getattr(state, "identity_bans", None)
+    if bans is None:
+        bans = disclosure_bans(state.settings, state.peers)
+        state.identity_bans = bans  # type: ignore[attr-defined]
+    return bans
+
+
 @oauth.post(
     "/oauth/token",
     response_model=TokenResponse,
@@ -57,6 +81,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     responses={400: {"description": "invalid_request / invalid_grant"}, 401: {"description": "invalid_client"}},
 )
 async def token(
+    request: Request,
     session: DbSession,
     state: State,
     grant_type: Annotated[str | None, Form()] = None,
@@ -65,9 +90,12 @@ async def token(
     client_id: Annotated[str | None, Form(max_length=64)] = None,
     client_secret: Annotated[str | None, Form(max_length=256)] = None,
     scope: Annotated[str | None, Form(max_length=500)] = None,
+    totp_code: Annotated[str | None, Form(max_length=10, description="The one-time code, for people with a second factor")] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Response:
     settings = state.settings
+    # Per client address (behind a proxy, run uvicorn with --proxy-headers so this is the caller's).
+    await state.limits.charge_token_request(request.client.host if request.client else "unknown")
     account_service = AccountService(session, settings)
     if grant_type == "client_credentials":
         credentials = _basic_credentials(authorization) or (
@@ -81,20 +109,17 @@ async def token(
     elif grant_type == "password":
         if not username or not password:
             return _oauth_error(400, "invalid_request", "username and password are required.")
-        user, reason = await account_service.authenticate_user(username, password)
+        user, reason = await account_service.authenticate_user(username, password, totp_code)
         if user is None:
             # Failed attempts are counted, so this answer is returned, not raised: the request's
             # single commit must still happen.
-            detail = ("The password has expired; change it at /identity/v1/password-changes."
-                      if reason == "expired" else
-                      "Invalid username or password, or too many attempts: try again later.")
-            return _oauth_error(400, "invalid_grant", detail)
+            return _oauth_error(400, "invalid_grant", _LOGIN_REFUSALS.get(reason, _LOGIN_REFUSALS["invalid"]))
         who = user
     elif grant_type is None:
         return _oauth_error(400, "invalid_request", "grant_type is required.")
     else:
         return _oauth_error(400, "unsupported_grant_type", "Use client_credentials or password.")
-    if await state.verifier.revocations.is_revoked(who.subject, ""):
+    if await _bans(state).is_revoked(who.subject, ""):
         # Barred for improper redisclosure (a ban in disclosure): no new tokens either.
         return _oauth_error(400 if grant_type == "password" else 401,
                             "invalid_grant" if grant_type == "password" else "invalid_client",
@@ -104,7 +129,8 @@ async def token(
     return JSONResponse(body.model_dump(), headers=NO_STORE)
 
 
-@oauth.post("/oauth/revoke", status_code=200, summary="Revoke an access token (RFC 7009)")
+@oauth.post("/oauth/revoke", status_code=200, summary="Revoke an access token (RFC 7009)", response_class=Response,
+            responses={200: {"description": "Revoked, or not a token that needs revoking (an empty body)"}})
 async def revoke(session: DbSession, state: State, token: Annotated[str, Form(max_length=8192)]) -> Response:
     try:
         claims = await state.verifier.verify_claims(token)
@@ -134,7 +160,7 @@ async def revocations(session: DbSession, state: State) -> dict[str, object]:
 @oauth.post("/password-changes", status_code=204, summary="Change a password (also when expired)")
 async def change_password(body: PasswordChange, session: DbSession, state: State) -> Response:
     reason = await AccountService(session, state.settings).change_password(
-        body.username, body.current_password, body.new_password
+        body.username, body.current_password, body.new_password, body.totp_code
     )
     if reason == "invalid":
         return _oauth_error(400, "invalid_grant", "Invalid username or password, or too many attempts.")
@@ -143,6 +169,38 @@ async def change_password(body: PasswordChange, session: DbSession, state: State
             "The new password is not accepted.",
             errors=[{"field": "body.new_password", "code": "weak_password", "message": reason[6:]}],
         )
+    return Response(status_code=204)
+
+
+@oauth.post("/second-factor/enrolments", status_code=201, response_model=SecondFactorEnrolment,
+            summary="Start a TOTP second factor (the person, with their password); the secret is shown once")
+async def begin_second_factor(body: SecondFactorStart, session: DbSession, state: State) -> Response:
+    """Add the secret (or the otpauth URI, as a QR code) to an authenticator app, then confirm
+    with its first code. A person who already has one confirmed must ask an administrator to reset it."""
+    result = await AccountService(session, state.settings).begin_second_factor(body.username, body.password)
+    if result == "enrolled":
+        raise Conflict("A second factor is already in force for this account; an administrator can reset it.")
+    if isinstance(result, str):
+        return _oauth_error(400, "invalid_grant", _LOGIN_REFUSALS["invalid"])
+    secret, uri = result
+    return JSONResponse(SecondFactorEnrolment(secret=secret, otpauth_uri=uri).model_dump(), status_code=201,
+                        headers=NO_STORE)
+
+
+@oauth.post("/second-factor/confirmations", status_code=204,
+            summary="Confirm the second factor with the first code from the authenticator")
+async def confirm_second_factor(body: SecondFactorConfirm, session: DbSession, state: State) -> Response:
+    reason = await AccountService(session, state.settings).confirm_second_factor(
+        body.username, body.password, body.code)
+    if reason in ("invalid", "second_factor", "second_factor_invalid", "second_factor_enrolment", "idle"):
+        return _oauth_error(400, "invalid_grant", _LOGIN_REFUSALS["invalid"])
+    if reason == "enrolled":
+        raise Conflict("A second factor is already in force for this account.")
+    if reason:
+        raise UnprocessableContent("The code does not match a started enrolment.", errors=[
+            {"field": "body.code" if reason == "code" else "body.username", "code": reason,
+             "message": "Does not match the authenticator's current code." if reason == "code"
+             else "No enrolment was started for this account."}])
     return Response(status_code=204)
 
 
@@ -166,6 +224,13 @@ async def create_user(body: UserCreate, session: DbSession, state: State, princi
 async def disable_user(user_id: str, session: DbSession, state: State, principal: CurrentPrincipal):
     _require_account_admin(principal)
     return await AccountService(session, state.settings).disable_user(user_id)
+
+
+@accounts.delete("/users/{user_id}/second-factor", response_model=UserOut,
+                 summary="Reset a person's second factor (a lost authenticator); they enrol again")
+async def reset_second_factor(user_id: str, session: DbSession, state: State, principal: CurrentPrincipal):
+    _require_account_admin(principal)
+    return await AccountService(session, state.settings).reset_second_factor(user_id)
 
 
 @accounts.post("/clients", response_model=ClientCreated, status_code=status.HTTP_201_CREATED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import ChainedLogMixin
@@ -36,10 +36,19 @@ class UserAccount(OrgScopeColumns, TimestampMixin, Base):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    # TOTP second factor (services/identity/second_factor.py): the secret sealed with a key from
+    # the deployment secret; in force once confirmed; the last time step used (each code once).
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def subject(self) -> str:
         return f"user:{self.id}"
+
+    @property
+    def second_factor_enrolled(self) -> bool:
+        return self.totp_confirmed_at is not None
 
 
 class ClientApp(OrgScopeColumns, TimestampMixin, Base):
@@ -64,6 +73,18 @@ class SigningKey(TimestampMixin, Base):
     private_pem_encrypted: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]]
     retired_at: Mapped[datetime | None]  # stops signing; still published until tokens expire
+
+
+class IssuedClientToken(Base):
+    """A token issued to a machine client, kept until it expires: a client holds at most
+    `client_live_tokens_max` live tokens (issue 8), the oldest are revoked past that."""
+
+    __tablename__ = "identity_issued_client_token"
+
+    jti: Mapped[str] = mapped_column(String(100), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class RevokedToken(Base):

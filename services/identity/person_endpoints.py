@@ -14,8 +14,12 @@ from services.identity.matching.record import PersonFacts
 from services.identity.merge import MergeService
 from services.identity.models import Person
 from services.identity.person_repository import PersonRepository
-from services.identity.resolve import Resolver, ResolveOutcome, authorize_submission, facts_from_request
-from services.identity.ssn import ssn_hash
+from services.identity.resolve import (
+    ResolveOutcome,
+    Resolver,
+    authorize_submission,
+    facts_from_request,
+)
 from services.identity.review import ReviewService, require_data_steward
 from services.identity.schemas import (
     BatchOut,
@@ -27,18 +31,19 @@ from services.identity.schemas import (
     MergeRequest,
     PersonStatusRequest,
     PersonStatusResults,
-    SplitRequest,
-    StaffResolveRequest,
-    StaffResolveResponse,
-    StudentIdStatus,
     ResolveResponse,
     ReviewDecision,
     ReviewItemOut,
     ReviewPage,
+    SplitRequest,
+    StaffResolveRequest,
+    StaffResolveResponse,
+    StudentIdStatus,
     StudentResolveRequest,
 )
-from shared.deps import CurrentPrincipal, DbSession, State
+from services.identity.ssn import ssn_hash
 from services.identity.state_ids import StateStudentId
+from shared.deps import CurrentPrincipal, DbSession, ReadSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent
 from shared.policy.principal import Principal
 from shared.policy.roles import UnknownRoleError, get_role
@@ -86,7 +91,7 @@ async def list_reviews(
     session: DbSession, state: State, principal: CurrentPrincipal, response: Response,
     status: Annotated[str | None, Query(pattern="^(open|same_person|different_persons)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> dict[str, Any]:
     require_data_steward(principal)
     items = await ReviewService(session, state.settings).list(status, limit, offset)
@@ -152,7 +157,7 @@ async def _load_with_survivors(session: AsyncSession, state_ids: set[str]) -> di
 
 @students.post("/persons/status", response_model=PersonStatusResults,
                summary="Many IDs at once: current or retired (with the survivor), and whether a district holds each")
-async def person_id_statuses(body: PersonStatusRequest, session: DbSession, principal: CurrentPrincipal,
+async def person_id_statuses(body: PersonStatusRequest, session: ReadSession, principal: CurrentPrincipal,
                              response: Response) -> dict[str, Any]:
     if principal.role not in ID_STATUS_ROLES:
         raise Forbidden("This role does not look up state IDs.")
@@ -237,7 +242,7 @@ BATCH_ROLES = frozenset({"district_sis", "service", "state_data_admin"})
 @students.post("/students/batches", status_code=202, response_model=BatchOut,
                summary="Resolve up to 10,000 persons (JSON array or NDJSON); poll the Location",
                openapi_extra={"requestBody": {"content": {
-                   "application/json": {"schema": {"type": "array", "items": {"type": "object", "description": "The resolve body plus an optional row_ref"}}},
+                   "application/json": {"schema": {"type": "array", "items": {"description": "The resolve body plus an optional row_ref; each row is checked on its own, and a bad row fails alone"}}},
                    "application/x-ndjson": {"schema": {"type": "string"}}}}})
 async def submit_batch(
     request: Request, session: DbSession, state: State, principal: CurrentPrincipal, response: Response,

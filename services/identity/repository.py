@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.models import ClientApp, RevokedToken, SigningKey, UserAccount
@@ -38,6 +38,18 @@ class AccountRepository:
             select(ClientApp.client_id).where(ClientApp.revoked_at.is_not(None))
         )
         return [f"user:{u}" for u in users] + [f"client:{c}" for c in clients]
+
+    async def enabled_users_idle_since(self, cutoff: datetime) -> Sequence[UserAccount]:
+        return (await self.session.scalars(select(UserAccount).where(
+            UserAccount.disabled_at.is_(None),
+            func.coalesce(UserAccount.last_login_at, UserAccount.created_at) < cutoff,
+        ).order_by(UserAccount.username))).all()
+
+    async def enabled_clients_idle_since(self, cutoff: datetime) -> Sequence[ClientApp]:
+        return (await self.session.scalars(select(ClientApp).where(
+            ClientApp.revoked_at.is_(None),
+            func.coalesce(ClientApp.last_used_at, ClientApp.created_at) < cutoff,
+        ).order_by(ClientApp.client_id))).all()
 
     async def subject_disabled(self, subject: str) -> bool:
         kind, _, key = subject.partition(":")

@@ -44,6 +44,7 @@ class UserOut(ResponseModel):
     disabled_at: datetime | None
     last_login_at: datetime | None
     created_at: datetime
+    second_factor_enrolled: bool = False
 
 
 class ClientCreate(OrgScopeIn):
@@ -70,6 +71,21 @@ class PasswordChange(RequestModel):
     username: str = Field(min_length=1, max_length=150)
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=1, max_length=256)
+    totp_code: str | None = Field(None, max_length=10, description="For people with a second factor")
+
+
+class SecondFactorStart(RequestModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class SecondFactorConfirm(SecondFactorStart):
+    code: str = Field(min_length=6, max_length=6, pattern=r"^[0-9]{6}$")
+
+
+class SecondFactorEnrolment(ResponseModel):
+    secret: str = Field(description="Base32 TOTP secret (RFC 6238, 30 s, 6 digits, SHA-1); shown once")
+    otpauth_uri: str
 
 
 class RevocationList(ResponseModel):

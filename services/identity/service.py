@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import ClientApp, RevokedToken, SigningKey, UserAccount
+from services.identity import second_factor
+from services.identity.models import ClientApp, IssuedClientToken, RevokedToken, SigningKey, UserAccount
 from services.identity.repository import AccountRepository, KeyRepository, RevokedTokenRepository
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, UnprocessableContent
@@ -160,8 +162,11 @@ class AccountService:
         client.revoked_at = client.revoked_at or utcnow()
         return client
 
-    async def authenticate_user(self, username: str, password: str) -> tuple[UserAccount | None, str]:
-        """(account, "") on success, else (None, reason). Every path costs one argon2 verify."""
+    async def authenticate_user(self, username: str, password: str, totp_code: str | None = None, *,
+                                enrolling: bool = False) -> tuple[UserAccount | None, str]:
+        """(account, "") on success, else (None, reason). Every path costs one argon2 verify.
+        A person with a confirmed second factor also needs a fresh one-time code; `enrolling`
+        (setting one up) needs the password alone while none is confirmed."""
         user = await self.accounts.user_by_username(username)
         now = utcnow()
         ok = verify_password_timing_safe(password, user.password_hash if user else None)
@@ -172,13 +177,24 @@ class AccountService:
         if user.locked_until is not None and user.locked_until > now:
             return None, "invalid"
         if not ok:
-            user.failed_logins += 1
-            if user.failed_logins >= self.settings.login_lockout_threshold:
-                user.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
-                user.failed_logins = 0
+            self._failed(user, now)
             return None, "invalid"
+        if user.totp_confirmed_at is not None and not enrolling:
+            if not totp_code:
+                return None, "second_factor"
+            step = second_factor.matching_step(second_factor.unseal(self.settings, user.totp_secret_sealed or ""),
+                                               totp_code, after_step=user.totp_last_step)
+            if step is None:
+                self._failed(user, now)  # guessing codes counts toward the lockout like passwords
+                return None, "second_factor_invalid"
+            user.totp_last_step = step
+        elif not enrolling and self.settings.require_second_factor and get_role(user.role).level <= 2:
+            return None, "second_factor_enrolment"
         user.failed_logins = 0
         user.locked_until = None
+        if self._idle(user.last_login_at, user.created_at, now):
+            user.disabled_at = now  # deprovisioned for disuse: an administrator must re-enable it
+            return None, "idle"
         max_age = self.settings.password_max_age_days
         if max_age is not None and user.password_changed_at < now - timedelta(days=max_age):
             return None, "expired"
@@ -187,9 +203,51 @@ class AccountService:
         user.last_login_at = now
         return user, ""
 
-    async def change_password(self, username: str, current: str, new: str) -> str:
+    def _failed(self, user: UserAccount, now: datetime) -> None:
+        user.failed_logins += 1
+        if user.failed_logins >= self.settings.login_lockout_threshold:
+            user.locked_until = now + timedelta(minutes=self.settings.login_lockout_minutes)
+            user.failed_logins = 0
+
+    async def begin_second_factor(self, username: str, password: str) -> tuple[str, str] | str:
+        """A new TOTP secret for a person without a confirmed one: (secret, otpauth URI), shown
+        once; else a reason ("invalid" credentials, "enrolled" already)."""
+        user, reason = await self.authenticate_user(username, password, enrolling=True)
+        if user is None:
+            return reason if reason != "expired" else "invalid"
+        if user.totp_confirmed_at is not None:
+            return "enrolled"
+        secret = second_factor.new_secret()
+        user.totp_secret_sealed, user.totp_last_step = second_factor.seal(self.settings, secret), None
+        return secret, second_factor.provisioning_uri(secret, user.username)
+
+    async def confirm_second_factor(self, username: str, password: str, code: str) -> str:
+        """"" once the first code from the person's authenticator checks; else a reason."""
+        user, reason = await self.authenticate_user(username, password, enrolling=True)
+        if user is None:
+            return reason if reason != "expired" else "invalid"
+        if user.totp_confirmed_at is not None:
+            return "enrolled"
+        if user.totp_secret_sealed is None:
+            return "not_started"
+        step = second_factor.matching_step(second_factor.unseal(self.settings, user.totp_secret_sealed), code,
+                                           after_step=None)
+        if step is None:
+            return "code"
+        user.totp_confirmed_at, user.totp_last_step = utcnow(), step
+        return ""
+
+    async def reset_second_factor(self, user_id: str) -> UserAccount:
+        """A lost authenticator: the administrator clears it; the person enrols again."""
+        user = await self.accounts.user_by_id(user_id)
+        if user is None:
+            raise NotFound("No such account.")
+        user.totp_secret_sealed = user.totp_confirmed_at = user.totp_last_step = None
+        return user
+
+    async def change_password(self, username: str, current: str, new: str, totp_code: str | None = None) -> str:
         """Returns "" on success, else a reason: invalid credentials or the new password's flaws."""
-        user, reason = await self.authenticate_user(username, current)
+        user, reason = await self.authenticate_user(username, current, totp_code)
         if user is None and reason != "expired":
             return "invalid"
         user = user or await self.accounts.user_by_username(username)
@@ -211,8 +269,39 @@ class AccountService:
         ok = hmac.compare_digest(expected, hash_client_secret(secret))
         if client is None or not ok or client.revoked_at is not None:
             return None
-        client.last_used_at = utcnow()
+        now = utcnow()
+        if self._idle(client.last_used_at, client.created_at, now):
+            client.revoked_at = now  # deprovisioned for disuse
+            return None
+        client.last_used_at = now
         return client
+
+    def _idle(self, last_used: datetime | None, created: datetime, now: datetime) -> bool:
+        days = self.settings.account_idle_days
+        return days is not None and (last_used or created) < now - timedelta(days=days)
+
+    async def stale_accounts(self, *, disable: bool = False) -> list[dict[str, Any]]:
+        """People and clients unused for `account_idle_days` that are still enabled (the services'
+        own clients excepted: they are used on every release); disabled at once with `disable`."""
+        days = self.settings.account_idle_days
+        if days is None:
+            return []
+        now = utcnow()
+        cutoff = now - timedelta(days=days)
+        found: list[dict[str, Any]] = []
+        for user in await self.accounts.enabled_users_idle_since(cutoff):
+            found.append({"kind": "user", "id": user.id, "name": user.username, "role": user.role,
+                          "last_used_at": (user.last_login_at or user.created_at).isoformat()})
+            if disable:
+                user.disabled_at = now
+        for client in await self.accounts.enabled_clients_idle_since(cutoff):
+            if client.client_id in SERVICE_CLIENTS:
+                continue
+            found.append({"kind": "client", "id": client.client_id, "name": client.name, "role": client.role,
+                          "last_used_at": (client.last_used_at or client.created_at).isoformat()})
+            if disable:
+                client.revoked_at = now
+        return found
 
     async def _authenticate_service(self, client_id: str, secret: str) -> ClientApp | None:
         """A service's own client (`shared.security.service_auth`): the secret is derived from the
@@ -291,6 +380,7 @@ class KeyService:
 
 class TokenService:
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
         self.settings = settings
         self.key_service = KeyService(session, settings)
 
@@ -317,7 +407,27 @@ class TokenService:
             audience=self.settings.token_audience,
             lifetime_seconds=lifetime,
         )
+        if not is_user:
+            await self._cap_live_tokens(who.subject, claims.jti, expires_at(claims.exp))
         return token, claims.exp - claims.iat
+
+    async def _cap_live_tokens(self, subject: str, jti: str, expires: datetime) -> None:
+        """Keep the client's newest `client_live_tokens_max` tokens; revoke the older live ones,
+        so a leaked secret cannot mint a stock of tokens unnoticed (the real client's older token
+        stops working and shows it)."""
+        session = self.session
+        now = utcnow()
+        await session.execute(delete(IssuedClientToken).where(IssuedClientToken.expires_at < now))
+        session.add(IssuedClientToken(jti=jti, subject=subject, issued_at=now, expires_at=expires))  # µs order
+        await session.flush()
+        live = (await session.scalars(
+            select(IssuedClientToken)
+            .where(IssuedClientToken.subject == subject, IssuedClientToken.expires_at > now,
+                   IssuedClientToken.jti.not_in(select(RevokedToken.jti)))
+            .order_by(IssuedClientToken.issued_at.desc(), IssuedClientToken.jti))).all()
+        for old in live[self.settings.client_live_tokens_max:]:
+            session.add(RevokedToken(jti=old.jti, subject=subject, expires_at=old.expires_at, revoked_at=now))
+        await session.flush()
 
 
 def expires_at(exp: int) -> datetime:

@@ -7,6 +7,7 @@ from typing import Any
 from services.identity.repository import AccountRepository, RevokedTokenRepository
 from services.identity.service import KeyService
 from shared.app import disclosure_bans
+from shared.db import read_only
 from shared.peers import Peers
 from shared.security.bans import AnyRevocation
 from shared.security.tokens import CachedKeySet, TokenVerifier
@@ -23,6 +24,7 @@ class DbKeySource(CachedKeySet):
 
     async def _fetch(self) -> dict[str, dict[str, Any]]:
         async with self._db.sessionmaker() as session:
+            await read_only(session)
             jwks = await KeyService(session, self._settings).jwks()
         return {k["kid"]: k for k in jwks["keys"]}
 
@@ -35,6 +37,7 @@ class DbRevocationSource:
 
     async def is_revoked(self, subject: str, token_id: str) -> bool:
         async with self._db.sessionmaker() as session:
+            await read_only(session)
             if await AccountRepository(session).subject_disabled(subject):
                 return True
             return await RevokedTokenRepository(session).is_revoked(token_id)

@@ -23,7 +23,12 @@ from services.records.idempotency import remember, replay, request_hash
 from services.records.identity_directory import IdentityDirectory
 from services.records.merges import fold
 from services.records.models import RecordsAccessLogEntry
-from services.records.releases import CurrentCaller, disclosure_link, reaches_by_grants_only
+from services.records.releases import (
+    CurrentCaller,
+    reaches_by_grants_only,
+    release,
+    withhold_for,
+)
 from services.records.repository import RecordsRepository, assemble
 from services.records.sections import ID_FIELD
 from services.records.service import (
@@ -34,14 +39,14 @@ from services.records.service import (
     fields_present,
 )
 from services.records.volume import ReadVolume
-from shared.audit import append_many
+from shared.audit import StagedChainer, append_many, chain_staged
 from shared.deps import CurrentPrincipal, DbSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent, problem_response
 from shared.policy.access import project, visible_fields, visible_staff_fields
 from shared.policy.dictionary import Entity
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
-from shared.schemas import RequestModel
+from shared.schemas import MAX_BIGINT, MAX_INT32, IsoDateTime, RequestModel
 from shared.settings import Settings
 
 records = APIRouter(prefix="/records/v1", tags=["records"])
@@ -54,6 +59,13 @@ STUDENT_EXAMPLE = {
     "enrollment": [{"school_year": "2026-2027", "district_id": "1001", "school_id": "1001-01",
                     "grade_level": "06", "entry_date": "2026-08-20", "entry_type": "first_entry_in_state"}],
 }
+
+# Bulk bodies are read by hand (JSON array or NDJSON, up to the row limit) so each row is checked on
+# its own and a bad row fails alone: the schema says "an array", not what each row must be.
+BULK_BODY: dict[str, Any] = {"requestBody": {"content": {
+    "application/json": {"schema": {"type": "array", "items": {
+        "description": "A record; each row is checked on its own, and a bad row fails alone"}}},
+    "application/x-ndjson": {"schema": {"type": "string"}}}}}
 
 IfMatch = Annotated[str | None, Header(description="The record's ETag: refuse the write if it changed since")]
 IdempotencyKey = Annotated[str | None, Header(description="Makes a retried create safe: the first answer is replayed")]
@@ -74,6 +86,14 @@ def _volume(state: State) -> ReadVolume:
         volume = ReadVolume()
         state.records_volume = volume  # type: ignore[attr-defined]
     return volume
+
+
+def _chainer(state: State) -> StagedChainer:
+    chainer = getattr(state, "records_chainer", None)
+    if chainer is None:
+        chainer = StagedChainer(RecordsAccessLogEntry, state.db.sessionmaker)
+        state.records_chainer = chainer  # type: ignore[attr-defined]
+    return chainer
 
 
 def _etag(version: int) -> str:
@@ -187,9 +207,7 @@ async def submit_student(request: Request, session: DbSession, state: State, pri
 
 
 @records.post("/students/bulk", summary="Submit many student records (JSON array or NDJSON); answers per row",
-              openapi_extra={"requestBody": {"content": {
-                  "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                  "application/x-ndjson": {"schema": {"type": "string"}}}}})
+              openapi_extra=BULK_BODY)
 async def submit_students_bulk(request: Request, session: DbSession, state: State, principal: CurrentPrincipal,
                                district_id: Annotated[str | None, Query(max_length=16)] = None,
                                idempotency_key: IdempotencyKey = None) -> Response:
@@ -199,18 +217,18 @@ async def submit_students_bulk(request: Request, session: DbSession, state: Stat
 @records.get("/students/{state_student_id}", summary="One student's record, with only the fields the caller may see",
              responses={503: {"description": "A researcher's or vendor's read could not be logged as a disclosure"}})
 async def read_student(state_student_id: str, session: DbSession, state: State, caller: CurrentCaller,
-                       as_of: Annotated[datetime | None, Query(description="The record as it stood then (UTC)")] = None,
+                       as_of: Annotated[IsoDateTime | None, Query(description="The record as it stood then (UTC)")] = None,
                        purpose: Purpose = None) -> Response:
     principal = caller.principal
     reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour,
-                          volume=_volume(state))
+                          volume=_volume(state), chainer=_chainer(state))
+    reader.withhold = withhold_for(caller, state)
     try:
         record, subject = await reader.student(state_student_id, as_of=_utc(as_of), purpose=purpose)
     except VolumeExceeded:
         return _too_many(principal, state.settings.records_reads_per_hour)
-    if caller.is_outside_party:
-        await disclosure_link(state).log_release(caller, [(subject.state_id, fields_present(record))],
-                                                 {subject.state_id: subject.facts}, _today())
+    await release(session, state, caller, [(subject.state_id, fields_present(record))],
+                  {subject.state_id: subject.facts})
     headers = {"ETag": _etag(subject.version), **NO_STORE}
     if subject.state_id != state_student_id:
         headers["Content-Location"] = f"/records/v1/students/{subject.state_id}"
@@ -254,17 +272,17 @@ async def list_students(session: DbSession, state: State, caller: CurrentCaller,
     cursors = PageCursor(state.settings, principal.subject)
     after = cursors.open(cursor) if cursor else None
     reader = RecordReader(session, principal, reads_per_hour=state.settings.records_reads_per_hour,
-                          volume=_volume(state))
+                          volume=_volume(state), chainer=_chainer(state))
+    reader.withhold = withhold_for(caller, state)
     try:
         rows, last = await reader.students(district_id=district_id, school_id=school_id, after=after, limit=limit,
                                            offset=offset, purpose=purpose)
     except VolumeExceeded:
         return _too_many(principal, state.settings.records_reads_per_hour)
     if caller.is_outside_party and reader.released:
-        ids = [sid for sid, _ in reader.released]
-        await disclosure_link(state).log_release(
-            caller, [(sid, fields_present(record)) for sid, record in reader.released],
-            await RecordsRepository(session).facts_for(ids, _today()), _today())
+        facts = await RecordsRepository(session).facts_for([sid for sid, _ in reader.released], _today())
+        await release(session, state, caller, [(sid, fields_present(record)) for sid, record in reader.released],
+                      facts)
     return JSONResponse({"items": rows, "next_cursor": cursors.seal(last) if last else None}, headers=NO_STORE)
 
 
@@ -292,14 +310,15 @@ class PageCursor:
 @records.get("/students/{state_student_id}/history", summary="Every version of the record's elements, newest first, projected")
 async def student_history(state_student_id: str, session: DbSession, state: State, caller: CurrentCaller,
                           limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                          offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                          offset: Annotated[int, Query(ge=0, le=10_000)] = 0) -> Response:
     principal = caller.principal
     repo = RecordsRepository(session)
     if await repo.subject("student", state_student_id) is None:
         raise NotFound("No such student record.")
     facts = await repo.facts_for([state_student_id], _today())
     fields = visible_fields(principal, facts[state_student_id])
-    if not fields:
+    withhold = withhold_for(caller, state)
+    if not fields or (withhold is not None and state_student_id in await withhold([state_student_id])):
         raise NotFound("No such student record.")
     out, went_out = [], set()
     for version in await repo.history("student", state_student_id, limit=limit, offset=offset):
@@ -316,14 +335,14 @@ async def student_history(state_student_id: str, session: DbSession, state: Stat
         "action": "read_history", "index_columns": {"state_id": state_student_id},
         "payload": {"entity": "student", "state_id": state_student_id, "role": principal.role,
                     "fields": sorted(went_out)}}], actor=principal.subject, request_id=current_request_id())
-    if caller.is_outside_party and went_out:
-        await disclosure_link(state).log_release(caller, [(state_student_id, went_out)], facts, _today())
+    if went_out:
+        await release(session, state, caller, [(state_student_id, went_out)], facts)
     return JSONResponse({"versions": out}, headers=NO_STORE)
 
 
 @records.get("/changes", summary="Students whose records changed after a change version (sync feed)")
 async def changes(session: DbSession, principal: CurrentPrincipal,
-                  min_change_version: Annotated[int, Query(ge=0)] = 0,
+                  min_change_version: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> Response:
     if reaches_by_grants_only(principal):
         # The feed names students and what changed: a release in itself, and not one an agreement
@@ -357,7 +376,8 @@ async def submit_staff(request: Request, session: DbSession, state: State, princ
     return await _write_one("staff", request, body, session, state, principal, if_match, idempotency_key)
 
 
-@records.post("/staff/bulk", summary="Submit many staff records (JSON array or NDJSON); answers per row")
+@records.post("/staff/bulk", summary="Submit many staff records (JSON array or NDJSON); answers per row",
+              openapi_extra=BULK_BODY)
 async def submit_staff_bulk(request: Request, session: DbSession, state: State, principal: CurrentPrincipal,
                             district_id: Annotated[str | None, Query(max_length=16)] = None,
                             idempotency_key: IdempotencyKey = None) -> Response:
@@ -383,10 +403,11 @@ async def read_staff(staff_id: str, session: DbSession, principal: CurrentPrinci
 async def access_log(session: DbSession, principal: CurrentPrincipal,
                      state_id: Annotated[str | None, Query(max_length=16)] = None,
                      actor: Annotated[str | None, Query(max_length=200)] = None,
-                     after_seq: Annotated[int, Query(ge=0)] = 0,
+                     after_seq: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
     if principal.role not in AUDITOR_ROLES:
         raise Forbidden("The access log is for level-1 auditors.")
+    await chain_staged(session, RecordsAccessLogEntry)  # reads staged but not yet chained show too
     query = select(RecordsAccessLogEntry).where(RecordsAccessLogEntry.seq > after_seq)
     if state_id:
         query = query.where(RecordsAccessLogEntry.state_id == state_id)

@@ -8,40 +8,29 @@ release into the FERPA 99.32 disclosure log itself, with its own service token, 
 agreement used (its students, the fields that went out, its legal basis and purpose). If the grants
 cannot be learnt or the entry cannot be written, nothing is released (fail closed: 503, or 403
 when disclosure refuses the entry).
+
+A `directory_only` role (an outside party receiving directory information) sees only directory
+fields, and nothing of a student whose parent opted out: records asks disclosure, which keeps the
+opt-outs, about the students of each read before anything is counted, logged or sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.records.service import Withhold
 from shared.deps import CurrentPrincipal, State
-from shared.errors import Forbidden, ServiceUnavailable
+from shared.disclosure_client import DisclosureClient, ReleaseGrant, disclosure_client
 from shared.policy.access import RowScope
-from shared.policy.principal import AccessGrant, Principal, StudentFacts
+from shared.policy.principal import Principal, StudentFacts
 from shared.policy.roles import UnknownRoleError, get_role
 from shared.request_context import current_request_id
-from shared.security.service_auth import ServiceToken
-
-GRANTS_PATH = "/disclosure/v1/grants/mine"
-LOG_PATH = "/disclosure/v1/disclosures"
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseGrant:
-    """An agreement the caller holds: what it reaches (`access`) and what the log entry cites."""
-
-    access: AccessGrant
-    agreement_id: str
-    organisation: str
-    party_name: str
-    legal_basis: str
-    purpose: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +39,7 @@ class Caller:
 
     principal: Principal
     agreements: tuple[ReleaseGrant, ...] = ()
+    directory_only: bool = False
 
     @property
     def is_outside_party(self) -> bool:
@@ -63,83 +53,65 @@ def reaches_by_grants_only(principal: Principal) -> bool:
         return False
 
 
-class DisclosureLink:
-    """Records' two calls to disclosure: the caller's grants, and the log entry of a release."""
-
-    def __init__(self, disclosure: httpx.AsyncClient, service_token: ServiceToken) -> None:
-        self._disclosure = disclosure
-        self._token = service_token
-
-    async def grants(self, authorization: str) -> tuple[ReleaseGrant, ...]:
-        try:
-            response = await self._disclosure.get(GRANTS_PATH, headers={"Authorization": authorization})
-        except httpx.HTTPError:
-            raise ServiceUnavailable("The disclosure service cannot be reached to check agreements.") from None
-        if response.status_code != 200:
-            raise ServiceUnavailable("The disclosure service did not answer which agreements apply.")
-        try:
-            return tuple(_release_grant(item) for item in response.json()["items"])
-        except (KeyError, ValueError, TypeError):
-            raise ServiceUnavailable("The disclosure service answered agreements in an unknown form.") from None
-
-    async def log_release(self, caller: Caller, released: Sequence[tuple[str, set[str]]],
-                          facts: Mapping[str, StudentFacts], day: date) -> list[int]:
-        """Write one disclosure-log entry per agreement used by this release; answer their
-        sequence numbers. `released` holds each student sent and the field names that went out."""
-        entries = []
-        for grant in caller.agreements:
-            scope = RowScope("grants", grants=(grant.access,))
-            students = [sid for sid, _ in released if sid in facts and scope.matches(facts[sid])]
-            fields = sorted(set().union(*(f for sid, f in released if sid in students)) & grant.access.fields)
-            if students and fields:
-                entries.append({
-                    "party": {"name": grant.party_name, "organisation": grant.organisation,
-                              "subject": caller.principal.subject},
-                    "legal_basis": grant.legal_basis, "purpose": grant.purpose, "fields": fields,
-                    "students": students, "disclosed_on": day.isoformat(), "agreement_id": grant.agreement_id,
-                    "reference": f"records read {current_request_id() or ''}".strip()})
-        return [await self._post(entry) for entry in entries]
-
-    async def _post(self, entry: dict[str, Any]) -> int:
-        for attempt in (1, 2):
-            try:
-                response = await self._disclosure.post(LOG_PATH, json=entry, headers=await self._token.headers())
-            except httpx.HTTPError:
-                raise ServiceUnavailable("The disclosure log cannot be reached; nothing was released.") from None
-            if response.status_code == 401 and attempt == 1:
-                self._token.forget()  # expired early, or the signing key rotated: one fresh token
-                continue
-            break
-        if response.status_code in (200, 201):
-            return int(response.json()["seq"])
-        if response.status_code in (403, 422):
-            raise Forbidden("The disclosure log refused this release (agreement not in force for it, or the "
-                            "party is barred); nothing was released.")
-        raise ServiceUnavailable("The disclosure log did not record the release; nothing was released.")
+def sees_directory_only(principal: Principal) -> bool:
+    try:
+        return get_role(principal.role).directory_only
+    except UnknownRoleError:
+        return False
 
 
-def _release_grant(item: Mapping[str, Any]) -> ReleaseGrant:
-    access = AccessGrant(grant_id=str(item["grant_id"]), fields=frozenset(item["fields"]),
-                         student_ids=frozenset(item["student_ids"]), district_ids=frozenset(item["district_ids"]),
-                         starts_on=date.fromisoformat(item["starts_on"]), ends_on=date.fromisoformat(item["ends_on"]))
-    return ReleaseGrant(access=access, agreement_id=str(item["agreement_id"]), organisation=str(item["organisation"]),
-                        party_name=str(item["party_name"]), legal_basis=str(item["legal_basis"]),
-                        purpose=str(item["purpose"]))
+def log_entries(caller: Caller, released: Sequence[tuple[str, set[str]]], facts: Mapping[str, StudentFacts],
+                day: date) -> list[dict[str, Any]]:
+    """One disclosure-log entry per agreement this release used: the students it covers and the
+    fields of it that went out. `released` holds each student sent and its field names."""
+    entries = []
+    for grant in caller.agreements:
+        scope = RowScope("grants", grants=(grant.access,))
+        students = [sid for sid, _ in released if sid in facts and scope.matches(facts[sid])]
+        fields = sorted(set().union(*(f for sid, f in released if sid in students)) & grant.access.fields)
+        if students and fields:
+            entries.append(grant.log_entry(caller.principal.subject, fields=fields, students=students, day=day,
+                                           reference=f"records read {current_request_id() or ''}".strip()))
+    return entries
 
 
-def disclosure_link(state: State) -> DisclosureLink:
-    link = getattr(state, "records_disclosure_link", None)
-    if link is None:
-        link = DisclosureLink(state.disclosure, ServiceToken(state.identity, state.settings, "records"))
-        state.records_disclosure_link = link  # type: ignore[attr-defined]
-    return link
+def disclosure_link(state: State) -> DisclosureClient:
+    return disclosure_client(state, "records")
 
 
 async def get_caller(request: Request, state: State, principal: CurrentPrincipal) -> Caller:
+    if sees_directory_only(principal):
+        await disclosure_link(state).prepare()
+        return Caller(principal, directory_only=True)
     if not reaches_by_grants_only(principal):
         return Caller(principal)
-    agreements = await disclosure_link(state).grants(request.headers.get("authorization", ""))
+    link = disclosure_link(state)
+    agreements = await link.grants(request.headers.get("authorization", ""))
+    if agreements:
+        await link.prepare()
     return Caller(replace(principal, grants=tuple(g.access for g in agreements)), agreements)
 
 
+async def release(session: AsyncSession, state: State, caller: Caller, released: Sequence[tuple[str, set[str]]],
+                  facts: Mapping[str, StudentFacts]) -> None:
+    """Log a release to an outside party, then let it go. Records' own transaction (the read and
+    its access-log entry) commits first: the disclosure service writes in its own transaction,
+    which on SQLite could not start while this one holds the write lock. So a release whose log
+    entry is refused leaves an access-log entry of the attempted read and no data sent."""
+    if not caller.is_outside_party or not released:
+        return
+    entries = log_entries(caller, released, facts, datetime.now(UTC).date())
+    await session.commit()
+    link = disclosure_link(state)
+    for entry in entries:
+        await link.log(entry)
+
+
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def withhold_for(caller: Caller, state: State) -> Withhold | None:
+    """What a reader for this caller must leave out: opted-out students, for directory-only roles."""
+    if not caller.directory_only:
+        return None
+    return disclosure_link(state).opted_out

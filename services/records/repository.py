@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, delete, func, literal, select, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.records.facts import current_on, taught_now
@@ -26,6 +45,7 @@ from services.records.models import (
 )
 from services.records.sections import ROOT, sections
 from shared.audit import lock_chain
+from shared.db import copy_rows, utcnow
 from shared.policy.principal import StudentFacts
 
 Element = tuple[str, str, dict[str, Any]]  # (section, item_key, data)
@@ -39,6 +59,70 @@ class ReadContext:
     facts: StudentFacts
     archived: bool
     has_statements: bool
+    elements: list[Element] | None = None  # the current elements, when asked for
+
+
+@dataclass(slots=True)
+class SubjectRow:
+    """A locked subject row for the write path (plain values, not an ORM object)."""
+
+    state_id: str
+    version: int
+    change_version: int
+
+
+@dataclass(slots=True)
+class ItemRow:
+    """A current element for the write path; has what `refresh_*_many` read of a `RecordItem`."""
+
+    id: str
+    state_id: str
+    section: str
+    item_key: str
+    data: dict[str, Any]
+    version: int
+    change_version: int
+
+
+@lru_cache(maxsize=2)
+def _read_context_statement(with_items: bool) -> Any:
+    """Built once: constructing the expression per call cost more CPU than running it."""
+    from services.records.rights_models import ArchiveState, StatementOfDisagreement
+
+    sid, day = bindparam("sid", type_=String), bindparam("day", type_=Date)
+
+    # Constants inline, not bound: only the two parameters above go through the driver per read.
+    def row(kind: str, number: Any = None, a: Any = None, b: Any = None, d: Any = None) -> list[Any]:
+        return [literal_column(f"'{kind}'", String).label("kind"), cast(_or_null(number), Integer).label("n"),
+                cast(_or_null(a), String).label("a"), cast(_or_null(b), String).label("b"),
+                cast(_or_null(d), Text).label("d")]
+
+    student = literal_column("'student'", String)
+
+    parts = [
+        select(*row("subject", RecordSubject.version, RecordSubject.merged_into)).where(
+            RecordSubject.entity == student, RecordSubject.state_id == sid),
+        select(*row("enrolled", None, Enrollment.district_id, Enrollment.school_id)).where(
+            Enrollment.state_student_id == sid, current_on(Enrollment.entry_date, Enrollment.exit_date, day)),
+        select(*row("teacher", None, SectionStaff.staff_id)).select_from(SectionStudent)
+        .join(ClassSection, ClassSection.id == SectionStudent.class_section_id)
+        .join(SectionStaff, SectionStaff.class_section_id == SectionStudent.class_section_id)
+        .where(SectionStudent.state_student_id == sid, taught_now(day)),
+        select(*row("caseload", None, Caseload.kind, Caseload.staff_id)).where(
+            Caseload.state_student_id == sid, current_on(Caseload.begin_date, Caseload.end_date, day)),
+        select(*row("plan", None, StudentPlan.kind)).where(
+            StudentPlan.state_student_id == sid, current_on(StudentPlan.begin_date, StudentPlan.end_date, day)),
+        select(*row("archived")).where(ArchiveState.state_student_id == sid, ArchiveState.archived_at.is_not(None)),
+        select(*row("statement")).where(StatementOfDisagreement.state_student_id == sid).limit(1).subquery().select(),
+    ]
+    if with_items:
+        parts.append(select(*row("item", None, RecordItem.section, RecordItem.item_key, RecordItem.data)).where(
+            RecordItem.entity == student, RecordItem.state_id == sid))
+    return union_all(*parts)
+
+
+def _or_null(value: Any) -> Any:
+    return null() if value is None else value
 
 
 class RecordsRepository:
@@ -68,6 +152,63 @@ class RecordsRepository:
             await self.session.flush()
             found.update({s.state_id: s for s in missing})
         return found
+
+    async def subject_rows_for_update(self, entity: str, state_ids: Iterable[str]) -> dict[str, SubjectRow]:
+        """`subjects_for_update` in Core, for bulk writes: the same locks in the same order, without
+        building an ORM object per row. Call `save_subject_rows` with the changed ones."""
+        await self.session.flush()  # ORM changes made earlier in the request (a fold) go first
+        t = RecordSubject.__table__
+        ids = sorted(set(state_ids))
+        found: dict[str, SubjectRow] = {}
+        for start in range(0, len(ids), 1000):
+            rows = await self.session.execute(
+                select(t.c.state_id, t.c.version, t.c.change_version)
+                .where(t.c.entity == entity, t.c.state_id.in_(ids[start:start + 1000]))
+                .order_by(t.c.state_id).with_for_update())
+            found.update({sid: SubjectRow(sid, version, change) for sid, version, change in rows})
+        missing = [i for i in ids if i not in found]
+        if missing:
+            # The records log lock is held, so no other writer can be inserting these rows now.
+            now = utcnow()
+            await self.session.execute(insert(t).returning(t.c.state_id), [
+                {"entity": entity, "state_id": i, "version": 0, "change_version": 0, "merged_into": None,
+                 "created_at": now, "updated_at": now} for i in missing])
+            found.update({i: SubjectRow(i, 0, 0) for i in missing})
+        return found
+
+    async def save_subject_rows(self, entity: str, rows: Iterable[SubjectRow]) -> None:
+        t = RecordSubject.__table__
+        params = [{"b_entity": entity, "b_state_id": r.state_id, "b_version": r.version,
+                   "b_change_version": r.change_version} for r in rows]
+        if params:
+            await self.session.execute(
+                update(t).where(t.c.entity == bindparam("b_entity"), t.c.state_id == bindparam("b_state_id"))
+                .values(version=bindparam("b_version"), change_version=bindparam("b_change_version"),
+                        updated_at=utcnow()), params)
+
+    async def copy_rows(self, table: Any, rows: list[dict[str, Any]]) -> bool:
+        return await copy_rows(self.session, table, rows)
+
+    async def next_version_ids(self, n: int) -> list[int]:
+        """`n` consecutive change versions for versions written with COPY (PostgreSQL), reserved in
+        one step. Only for holders of the records log lock: every writer of versions holds it, so
+        no one else takes a value of the sequence in between."""
+        last = await self.session.scalar(text(
+            "SELECT setval(pg_get_serial_sequence('records_item_version', 'id'), "
+            "nextval(pg_get_serial_sequence('records_item_version', 'id')) + :n - 1)"), {"n": n})
+        return list(range(last - n + 1, last + 1))
+
+    async def item_rows(self, entity: str, state_ids: Sequence[str]) -> dict[str, list[ItemRow]]:
+        """The current elements of many records in Core (see `items`)."""
+        t = RecordItem.__table__
+        out: dict[str, list[ItemRow]] = defaultdict(list)
+        for start in range(0, len(state_ids), 1000):
+            rows = await self.session.execute(
+                select(t.c.id, t.c.state_id, t.c.section, t.c.item_key, t.c.data, t.c.version, t.c.change_version)
+                .where(t.c.entity == entity, t.c.state_id.in_(state_ids[start:start + 1000])))
+            for row in rows:
+                out[row[1]].append(ItemRow(*row))
+        return out
 
     async def subject(self, entity: str, state_id: str) -> RecordSubject | None:
         return await self.session.get(RecordSubject, (entity, state_id))
@@ -109,50 +250,29 @@ class RecordsRepository:
             .order_by(RecordItemVersion.id).limit(limit))
         return list(rows)
 
-    async def read_context(self, state_id: str, day: date) -> ReadContext | None:
+    async def read_context(self, state_id: str, day: date, *, with_items: bool = True) -> ReadContext | None:
         """Everything a single read must know before it may send anything (the subject's version
         and merge pointer, the student's relationships today, whether the record is archived or
-        carries a statement of disagreement) in one round trip: the read path is latency-bound,
-        each statement costing ~0.5 ms of driver and network time here."""
-        from services.records.rights_models import ArchiveState, StatementOfDisagreement
-
-        def row(kind: str, number: Any = None, a: Any = None, b: Any = None) -> list[Any]:
-            return [literal(kind).label("kind"), cast(number, Integer).label("n") if number is not None
-                    else literal(None, Integer).label("n"),
-                    cast(a, String).label("a") if a is not None else literal(None, String).label("a"),
-                    cast(b, String).label("b") if b is not None else literal(None, String).label("b")]
-
-        parts = [
-            select(*row("subject", RecordSubject.version, RecordSubject.merged_into)).where(
-                RecordSubject.entity == "student", RecordSubject.state_id == state_id),
-            select(*row("enrolled", None, Enrollment.district_id, Enrollment.school_id)).where(
-                Enrollment.state_student_id == state_id, current_on(Enrollment.entry_date, Enrollment.exit_date, day)),
-            select(*row("teacher", None, SectionStaff.staff_id)).select_from(SectionStudent)
-            .join(ClassSection, ClassSection.id == SectionStudent.class_section_id)
-            .join(SectionStaff, SectionStaff.class_section_id == SectionStudent.class_section_id)
-            .where(SectionStudent.state_student_id == state_id, taught_now(day)),
-            select(*row("caseload", None, Caseload.kind, Caseload.staff_id)).where(
-                Caseload.state_student_id == state_id, current_on(Caseload.begin_date, Caseload.end_date, day)),
-            select(*row("plan", None, StudentPlan.kind)).where(
-                StudentPlan.state_student_id == state_id, current_on(StudentPlan.begin_date, StudentPlan.end_date, day)),
-            select(*row("archived")).where(ArchiveState.state_student_id == state_id, ArchiveState.archived_at.is_not(None)),
-            select(*row("statement")).where(StatementOfDisagreement.state_student_id == state_id).limit(1).subquery().select(),
-        ]
-        rows = (await self.session.execute(union_all(*parts))).all()
-        subject = next(((n, a) for kind, n, a, _ in rows if kind == "subject"), None)
+        carries a statement of disagreement) and, `with_items`, the record's current elements, in
+        one round trip: the read path is latency-bound, each statement costing ~0.5 ms of driver
+        and network time here."""
+        rows = (await self.session.execute(_read_context_statement(with_items), {"sid": state_id, "day": day})).all()
+        subject = next(((n, a) for kind, n, a, _, _ in rows if kind == "subject"), None)
         if subject is None:
             return None
-        kinds = lambda wanted: [(a, b) for kind, _, a, b in rows if kind == wanted]
-        enrolled, caseloads = kinds("enrolled"), kinds("caseload")
+        kinds = lambda wanted: [(a, b) for kind, _, a, b, _ in rows if kind == wanted]
+        enrolled, caseloads, plans = kinds("enrolled"), kinds("caseload"), kinds("plan")
         facts = StudentFacts(
             state_student_id=state_id, district_ids=frozenset(d for d, _ in enrolled),
             school_ids=frozenset(s for _, s in enrolled), teacher_staff_ids=frozenset(t for t, _ in kinds("teacher")),
             counselor_staff_ids=frozenset(s for k, s in caseloads if k == "counselor"),
             service_provider_staff_ids=frozenset(s for k, s in caseloads if k == "service_provider"),
-            receives_special_education=("iep", None) in kinds("plan"), has_504_plan=("504", None) in kinds("plan"),
+            receives_special_education=("iep", None) in plans, has_504_plan=("504", None) in plans,
             as_of=day)
+        elements = [(a, b, json.loads(d)) for kind, _, a, b, d in rows if kind == "item"] if with_items else None
         return ReadContext(state_id=state_id, version=subject[0], merged_into=subject[1], facts=facts,
-                           archived=bool(kinds("archived")), has_statements=bool(kinds("statement")))
+                           archived=bool(kinds("archived")), has_statements=bool(kinds("statement")),
+                           elements=elements)
 
     async def archive_and_statements(self, state_ids: Sequence[str]) -> tuple[set[str], set[str]]:
         """Which of these students are archived by the retention schedule, and which have a
@@ -179,8 +299,10 @@ class RecordsRepository:
     async def refresh_enrollments(self, state_id: str, items: Iterable[RecordItem]) -> None:
         await self.refresh_enrollments_many({state_id: list(items)})
 
-    async def refresh_enrollments_many(self, items_by_student: dict[str, list[RecordItem]]) -> None:
-        """Rebuild the students' enrollment rows from their `enrollment` elements."""
+    async def refresh_enrollments_many(self, items_by_student: dict[str, list[Any]]) -> None:
+        """Rebuild the students' enrollment rows from their `enrollment` elements (`RecordItem`s
+        or `ItemRow`s)."""
+        await self.session.flush()
         ids = list(items_by_student)
         for start in range(0, len(ids), 1000):
             await self.session.execute(delete(Enrollment).where(Enrollment.state_student_id.in_(ids[start:start + 1000])))
@@ -190,19 +312,20 @@ class RecordsRepository:
                 if item.section != "enrollment":
                     continue
                 data = item.data
-                rows.append(Enrollment(
-                    state_student_id=state_id, item_id=item.id, district_id=data["district_id"],
-                    school_id=data["school_id"], entry_date=date.fromisoformat(data["entry_date"]),
-                    exit_date=date.fromisoformat(data["exit_date"]) if data.get("exit_date") else None))
-        self.session.add_all(rows)
-        await self.session.flush()
+                rows.append({
+                    "state_student_id": state_id, "item_id": item.id, "district_id": data["district_id"],
+                    "school_id": data["school_id"], "entry_date": date.fromisoformat(data["entry_date"]),
+                    "exit_date": date.fromisoformat(data["exit_date"]) if data.get("exit_date") else None})
+        if rows and not await copy_rows(self.session, Enrollment.__table__, rows):
+            await self.session.execute(insert(Enrollment.__table__).returning(Enrollment.__table__.c.id), rows)
 
     async def refresh_plans(self, state_id: str, items: Iterable[RecordItem]) -> None:
         await self.refresh_plans_many({state_id: list(items)})
 
-    async def refresh_plans_many(self, items_by_student: dict[str, list[RecordItem]]) -> None:
+    async def refresh_plans_many(self, items_by_student: dict[str, list[Any]]) -> None:
         """IEP and 504 plans from the record: a special-education (504) section with its dates, or
         the program flag alone (an open plan)."""
+        await self.session.flush()
         ids = list(items_by_student)
         for start in range(0, len(ids), 1000):
             await self.session.execute(delete(StudentPlan).where(StudentPlan.state_student_id.in_(ids[start:start + 1000])))
@@ -219,14 +342,14 @@ class RecordsRepository:
                 if programs.get(flag) is False:
                     continue  # the district says the program ended; stale plan dates do not count
                 if data and (data.get(begin) or data.get(end)):
-                    rows.append(StudentPlan(
-                        state_student_id=state_id, kind=kind,
-                        begin_date=date.fromisoformat(data[begin]) if data.get(begin) else None,
-                        end_date=date.fromisoformat(data[end]) if data.get(end) else None))
+                    rows.append({
+                        "state_student_id": state_id, "kind": kind,
+                        "begin_date": date.fromisoformat(data[begin]) if data.get(begin) else None,
+                        "end_date": date.fromisoformat(data[end]) if data.get(end) else None})
                 elif programs.get(flag) is True or data:
-                    rows.append(StudentPlan(state_student_id=state_id, kind=kind, begin_date=None, end_date=None))
-        self.session.add_all(rows)
-        await self.session.flush()
+                    rows.append({"state_student_id": state_id, "kind": kind, "begin_date": None, "end_date": None})
+        if rows:
+            await self.session.execute(insert(StudentPlan.__table__).returning(StudentPlan.__table__.c.id), rows)
 
     # --- relationships for many students at once (list pages, change feeds) ------------------
 

@@ -14,12 +14,12 @@ that went out, never their values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.records.amendments import statements_for
@@ -33,12 +33,18 @@ from services.records.models import (
     RecordSubject,
     Submission,
 )
-from services.records.repository import ReadContext, RecordsRepository, assemble
+from services.records.repository import (
+    ItemRow,
+    ReadContext,
+    RecordsRepository,
+    SubjectRow,
+    assemble,
+)
 from services.records.sections import ID_FIELD, sections
 from services.records.validation import Problem, ValidatedRecord, validate_record
 from services.records.volume import ReadVolume
-from shared.audit import append_many
-from shared.db import new_uuid
+from shared.audit import StagedChainer, append_many, stage_many
+from shared.db import new_uuids
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
 from shared.policy.access import project, row_scope, visible_fields
 from shared.policy.dictionary import Entity
@@ -189,19 +195,25 @@ class RecordWriter:
 
     async def _store(self, entity: Entity, ready: list[tuple[int, ValidatedRecord]], outcomes: list[RowOutcome],
                      submission: Submission, district_id: str | None, if_match: int | None) -> None:
+        # Core statements over plain rows, a few per request whatever its size: building and
+        # flushing an ORM object per element cost more than the database work itself.
         await self.repo.lock_for_writes()
-        subjects = await self.repo.subjects_for_update(entity, [r.state_id for _, r in ready])
+        subjects = await self.repo.subject_rows_for_update(entity, [r.state_id for _, r in ready])
         if if_match is not None:
             (_, record), = ready
             if subjects[record.state_id].version != if_match:
                 raise PreconditionFailed("The record changed since it was read: fetch it again and retry.",
                                          errors=[{"field": "If-Match", "code": "stale",
                                                   "message": "Does not match the record's current version."}])
-        current = await self.repo.items(entity, sorted(subjects))
+        current = await self.repo.item_rows(entity, sorted(subjects))
         by_key = {(i.state_id, i.section, i.item_key): i for items in current.values() for i in items}
+        fresh_ids = iter(new_uuids(sum(len(r.elements) for _, r in ready)))
         actor, now = self.principal.subject, datetime.now(UTC)
         log: list[dict[str, Any]] = []
         versions: list[dict[str, Any]] = []
+        created: dict[str, ItemRow] = {}
+        updated: dict[str, ItemRow] = {}
+        changed_subjects: dict[str, SubjectRow] = {}
         enrollment_changed: set[str] = set()
         plans_changed: set[str] = set()
         for row, record in ready:
@@ -214,16 +226,15 @@ class RecordWriter:
                 if item is not None and item.data == element.data:
                     continue
                 if item is None:
-                    item = RecordItem(id=new_uuid(), entity=entity, state_id=record.state_id, section=element.section,
-                                      item_key=element.key, district_id=district_id, data=element.data, version=1,
-                                      change_version=0, recorded_at=now, recorded_by=actor, submission_id=submission.id)
-                    self.session.add(item)
+                    item = ItemRow(next(fresh_ids), record.state_id, element.section, element.key, element.data, 1, 0)
+                    created[item.id] = item
                     current.setdefault(record.state_id, []).append(item)
                     by_key[(record.state_id, element.section, element.key)] = item
                     operation = "create"
                 else:
-                    item.data, item.version, item.district_id = element.data, item.version + 1, district_id
-                    item.recorded_at, item.recorded_by, item.submission_id = now, actor, submission.id
+                    item.data, item.version = element.data, item.version + 1
+                    if item.id not in created:
+                        updated[item.id] = item
                     operation = "update"
                 versions.append({
                     "item_id": item.id, "entity": entity, "state_id": record.state_id, "section": element.section,
@@ -236,6 +247,7 @@ class RecordWriter:
                 outcome.status, outcome.version = "unchanged", subject.version
                 continue
             subject.version += 1
+            changed_subjects[subject.state_id] = subject
             if entity == "student":
                 if "enrollment" in changed_sections:
                     enrollment_changed.add(record.state_id)
@@ -250,54 +262,88 @@ class RecordWriter:
                                     "sections": sorted(changed_sections), "fields": sorted(fields_written),
                                     "ssn_received": record.carried_ssn}})
         if versions:
-            # One round trip for every version of the request (their ids are the change versions),
-            # then the items and subjects learn theirs and go out in one more.
-            ids = (await self.session.execute(
-                insert(RecordItemVersion).returning(RecordItemVersion.id, sort_by_parameter_order=True),
-                versions)).scalars().all()
+            # One statement for every version of the request (their ids are the change versions),
+            # then the items and subjects learn theirs.
+            if self.session.bind.dialect.name == "postgresql":
+                # The chain lock is held to commit, so these ids are still handed out in commit order.
+                ids = await self.repo.next_version_ids(len(versions))
+                for v, version_id in zip(versions, ids, strict=True):
+                    v["id"] = version_id
+                await self.repo.copy_rows(RecordItemVersion.__table__, versions)
+            else:
+                ids = (await self.session.execute(
+                    insert(RecordItemVersion).returning(RecordItemVersion.id, sort_by_parameter_order=True),
+                    versions)).scalars().all()
             for v, change_version in zip(versions, ids, strict=True):
                 item = by_key[(v["state_id"], v["section"], v["item_key"])]
                 item.change_version = max(item.change_version, change_version)
-                subjects[v["state_id"]].change_version = max(subjects[v["state_id"]].change_version, change_version)
-        await self.session.flush()
+                subject = subjects[v["state_id"]]
+                subject.change_version = max(subject.change_version, change_version)
+            await self._save_items(entity, created, updated, district_id, now, actor, submission.id)
+            await self.repo.save_subject_rows(entity, changed_subjects.values())
         if enrollment_changed:
             await self.repo.refresh_enrollments_many({sid: current.get(sid, []) for sid in enrollment_changed})
         if plans_changed:
             await self.repo.refresh_plans_many({sid: current.get(sid, []) for sid in plans_changed})
         await append_many(self.session, RecordsAccessLogEntry, log, actor=actor, request_id=current_request_id())
 
+    async def _save_items(self, entity: Entity, created: dict[str, ItemRow], updated: dict[str, ItemRow],
+                          district_id: str | None, now: datetime, actor: str, submission_id: str) -> None:
+        table = RecordItem.__table__
+        rows = [{"id": i.id, "entity": entity, "state_id": i.state_id, "section": i.section, "item_key": i.item_key,
+                 "district_id": district_id, "data": i.data, "version": i.version, "change_version": i.change_version,
+                 "recorded_at": now, "recorded_by": actor, "submission_id": submission_id}
+                for i in created.values()]
+        if rows and not await self.repo.copy_rows(table, rows):
+            await self.session.execute(insert(table).returning(table.c.id), rows)
+        if updated:
+            await self.session.execute(
+                update(table).where(table.c.id == bindparam("b_id")).values(
+                    data=bindparam("b_data"), version=bindparam("b_version"),
+                    change_version=bindparam("b_change_version"), district_id=district_id, recorded_at=now,
+                    recorded_by=actor, submission_id=submission_id),
+                [{"b_id": i.id, "b_data": i.data, "b_version": i.version, "b_change_version": i.change_version}
+                 for i in updated.values()])
+
 
 class VolumeExceeded(Exception):
     """The caller passed its hourly read allowance; the alert is already logged."""
 
 
+Withhold = Callable[[list[str]], Awaitable[set[str]]]
+
+
 class RecordReader:
     def __init__(self, session: AsyncSession, principal: Principal, *, reads_per_hour: int,
-                 volume: ReadVolume) -> None:
+                 volume: ReadVolume, chainer: StagedChainer | None = None) -> None:
         self.session = session
         self.repo = RecordsRepository(session)
         self.principal = principal
         self.reads_per_hour = reads_per_hour
         self.volume = volume
+        self.chainer = chainer  # given: read entries are staged, and it folds them into the chain
         self.released: list[tuple[str, dict[str, Any]]] = []  # a list read's students and their records
+        self.withhold: Withhold | None = None  # given: students to leave out (directory opt-outs)
 
     async def student(self, state_id: str, *, as_of: datetime | None, purpose: str | None) -> tuple[dict[str, Any], ReadContext]:
         today = datetime.now(UTC).date()
-        context = await self.repo.read_context(state_id, today)
+        current = as_of is None
+        context = await self.repo.read_context(state_id, today, with_items=current)
         for _ in range(8):  # a retired ID answers with its survivor's record
             if context is None or context.merged_into is None:
                 break
-            context = await self.repo.read_context(context.merged_into, today)
+            context = await self.repo.read_context(context.merged_into, today, with_items=current)
         if context is None or context.merged_into is not None:
             raise NotFound("No such student record.")
         state_id = context.state_id
         fields = visible_fields(self.principal, context.facts, today=today)
         if not fields or (context.archived and self.principal.role not in LEVEL_ONE):
             raise NotFound("No such student record.")  # out of reach, or archived: out of active use
+        if self.withhold is not None and state_id in await self.withhold([state_id]):
+            raise NotFound("No such student record.")
         await self.count_reads(1)
-        if as_of is None:
-            items = (await self.repo.items("student", [state_id])).get(state_id, [])
-            elements = [(i.section, i.item_key, i.data) for i in items]
+        if current:
+            elements = context.elements or []
         else:
             elements = await self.repo.elements_as_of("student", state_id, as_of)
         record = project(assemble("student", state_id, elements), fields)
@@ -350,6 +396,9 @@ class RecordReader:
             if sid in with_statements:
                 await self._attach_statements(sid, record)
             out.append((sid, record))
+        if self.withhold is not None and out:
+            withheld = await self.withhold([sid for sid, _ in out])
+            out = [(sid, record) for sid, record in out if sid not in withheld]
         await self.count_reads(len(out))
         await self.log_reads(out, purpose)
         self.released = out
@@ -377,5 +426,12 @@ class RecordReader:
                                 "fields": sorted(fields_present(record)), "purpose": purpose,
                                 "as_of": as_of.isoformat() if as_of else None}}
                    for sid, record in records]
-        await append_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,
-                          request_id=current_request_id())
+        if self.chainer is None:
+            await append_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,
+                              request_id=current_request_id())
+            return
+        # Staged, not chained here: the chain lock, held to commit, would serialise every reader.
+        await stage_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,
+                         request_id=current_request_id())
+        if entries:
+            self.chainer.kick()

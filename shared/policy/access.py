@@ -241,6 +241,7 @@ def _allowed(role: Role, spec: FieldSpec) -> bool:
         and spec.pii not in role.exclude_pii
         and (role.only_categories is None or spec.category in role.only_categories)
         and spec.category not in role.exclude_categories
+        and (spec.directory or not role.directory_only)
     )
 
 

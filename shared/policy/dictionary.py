@@ -43,6 +43,9 @@ class FieldSpec(BaseModel):
     description: str = Field(min_length=1)
     sensitive: bool = False
     never_returned: bool = False
+    # FERPA 34 CFR 99.3/99.37 directory information: released to outside parties without consent
+    # unless the parent or eligible student has opted the student out.
+    directory: bool = False
 
     @model_validator(mode="after")
     def _code_set_matches_type(self) -> FieldSpec:

@@ -51,6 +51,7 @@ class Role(BaseModel):
     only_categories: frozenset[str] | None = None
     exclude_categories: frozenset[str] = frozenset()
     aggregates_only: bool = False
+    directory_only: bool = False  # sees only directory fields, and no student opted out of them
     basis: str = Field(min_length=20)
 
     @model_validator(mode="after")

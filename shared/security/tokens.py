@@ -9,6 +9,7 @@ bounds the lifetime, and asks the revocation source whether the account or clien
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import httpx
-from jose import jwt
+from jose import jwk, jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -138,6 +139,19 @@ class TokenVerifier:
         self.keys = keys
         self.revocations = revocations
         self.max_token_bytes = max_token_bytes
+        # Building a key object from its JWK costs more than checking the signature; keyed by the
+        # JWK's content, so a rotated or changed key is built afresh.
+        self._key_objects: dict[str, Any] = {}
+
+    def _key_object(self, key: dict[str, Any]) -> Any:
+        cache_key = json.dumps(key, sort_keys=True)
+        built = self._key_objects.get(cache_key)
+        if built is None:
+            built = jwk.construct(key, self.algorithm)
+            if len(self._key_objects) >= 64:
+                self._key_objects.clear()
+            self._key_objects[cache_key] = built
+        return built
 
     async def verify(self, token: str) -> Principal:
         return (await self.verify_claims(token)).to_principal()
@@ -162,7 +176,7 @@ class TokenVerifier:
         try:
             raw = jwt.decode(
                 token,
-                key,
+                self._key_object(key),
                 algorithms=[self.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,

@@ -4,8 +4,8 @@ in-scope and an out-of-scope student, over real HTTP with real tokens.
 Nothing here asks the policy library what a role may see. The expected field set of each role is
 computed from the TOML sources themselves (roles.toml, data_dictionary.toml): a field is visible
 to a role that reaches the student by role iff `field.level >= role.level`, its pii class is not in
-`exclude_pii`, its category passes `only_categories` / `exclude_categories`, and it is not
-`never_returned`. Roles reaching nobody by role ("grants", "none") get 404: tokens carry no grants
+`exclude_pii`, its category passes `only_categories` / `exclude_categories`, it is not
+`never_returned`, and it is a `directory` field if the role is `directory_only`. Roles reaching nobody by role ("grants", "none") get 404: tokens carry no grants
 (`TokenClaims` has no grants claim), so those principals reach no student at all.
 
 The submitted record is generated from the dictionary too: one value for every student field (code
@@ -155,6 +155,7 @@ def expected_fields(role: dict[str, Any]) -> set[str]:
         and f["pii"] not in role.get("exclude_pii", [])
         and (only is None or f["category"] in only)
         and f["category"] not in role.get("exclude_categories", [])
+        and (f.get("directory", False) or not role.get("directory_only", False))
     }
 
 

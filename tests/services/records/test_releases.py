@@ -14,7 +14,8 @@ from sqlalchemy import func, select, update
 
 from services.disclosure.models import Agreement
 from services.records.models import RecordsAccessLogEntry
-from shared.security.service_auth import service_client_secret
+from shared.disclosure_client import DisclosureClient
+from shared.security.service_auth import ServiceToken, service_client_secret
 from tests.helpers import TEST_PASSWORD, bearer, password_token
 from tests.services.records.conftest import STUDENTS, World, basic_record
 
@@ -163,10 +164,7 @@ async def test_a_release_that_cannot_be_logged_does_not_happen(research: Researc
     await research.active_agreement([ana])
     records_state = gateway.apps["records"].state.slds
     link_client = httpx.AsyncClient(base_url="http://slds.internal", transport=_LogDown(httpx.ASGITransport(gateway)))
-    records_state.records_disclosure_link = None
-    from services.records.releases import DisclosureLink
-    from shared.security.service_auth import ServiceToken
-    records_state.records_disclosure_link = DisclosureLink(
+    records_state.disclosure_client = DisclosureClient(
         link_client, ServiceToken(records_state.identity, records_state.settings, "records"))
     async with db.sessionmaker() as session:
         reads_before = await session.scalar(select(func.count()).select_from(RecordsAccessLogEntry))
@@ -175,12 +173,12 @@ async def test_a_release_that_cannot_be_logged_does_not_happen(research: Researc
         listed = await world.client.get(STUDENTS, headers=research.researcher)
     finally:
         await link_client.aclose()
-        records_state.records_disclosure_link = None
+        records_state.disclosure_client = None
     for response in (refused, listed):
         assert response.status_code == 503
         assert "birth_date" not in response.text and ana not in response.text
-    async with db.sessionmaker() as session:  # the read's access-log entry went with the rolled-back request
-        assert await session.scalar(select(func.count()).select_from(RecordsAccessLogEntry)) == reads_before
+    async with db.sessionmaker() as session:  # the access log keeps the attempt: both reads were made
+        assert await session.scalar(select(func.count()).select_from(RecordsAccessLogEntry)) == reads_before + 2
     assert await research.log_of(ana) == []
 
 

@@ -30,6 +30,7 @@ REQUIRED = [
     ("central_office", 4, "none"),
     ("researcher", 4, "grants"),
     ("vendor", 4, "grants"),
+    ("directory_recipient", 4, "district"),
     ("parent", 2, "own_records"),
     ("eligible_student", 2, "own_records"),
     ("public", 4, "none"),
@@ -44,6 +45,13 @@ def test_required_role(code: str, level: int, scope: str) -> None:
 
 def test_no_role_beyond_the_required_set() -> None:
     assert sorted(load_roles()) == sorted(code for code, _, _ in REQUIRED)
+
+
+def test_only_the_directory_recipient_is_limited_to_directory_fields() -> None:
+    assert {code for code, role in load_roles().items() if role.directory_only} == {"directory_recipient"}
+    directory = {s.name for s in load_data_dictionary().fields_for("student") if s.directory}
+    assert {"demographics.first_name", "demographics.last_name", "enrollment.grade_level"} <= directory
+    assert not directory & {"state_student_id", "demographics.birth_date", "demographics.address_street"}
 
 
 @pytest.mark.parametrize("code", CODES_IN_FILE)
