@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from shared.settings import SERVICE_NAMES, get_settings
@@ -204,19 +205,54 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_records_verify_log(_args: argparse.Namespace) -> int:
+def cmd_records_verify_log(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from services.records.models import RecordsAccessLogEntry
-    from shared.audit import verify_chain
+    from shared.audit import GENESIS, verify_chain
+    from shared.checkpoint import checkpoint_problem
+
+    checkpoint = json.loads(Path(args.checkpoint).read_text()) if args.checkpoint else None
 
     async def work(session: Any) -> Any:
-        return await verify_chain(session, RecordsAccessLogEntry)
+        report = await verify_chain(session, RecordsAccessLogEntry)
+        if checkpoint is None:
+            return report, None
+        seq = int(checkpoint.get("seq") or 0)
+        hash_at = (await session.scalar(select(RecordsAccessLogEntry.hash).where(RecordsAccessLogEntry.seq == seq))
+                   if seq > 0 else GENESIS)
+        return report, checkpoint_problem(get_settings(), RecordsAccessLogEntry.__tablename__, checkpoint, report,
+                                          hash_at)
 
-    report = _run_in_session(work)
-    out: dict[str, Any] = {"ok": report.ok, "entries": report.entries}
+    report, against = _run_in_session(work)
+    out: dict[str, Any] = {"ok": report.ok and against is None, "entries": report.entries}
     if not report.ok:
         out |= {"first_bad_seq": report.first_bad_seq, "problem": report.problem}
+    if checkpoint is not None:
+        out["checkpoint"] = {"seq": checkpoint.get("seq"), "ok": against is None} | (
+            {"problem": against} if against else {})
     print(json.dumps(out))
-    return 0 if report.ok else 1
+    return 0 if out["ok"] else 1
+
+
+def cmd_records_checkpoint(args: argparse.Namespace) -> int:
+    """Sign the access log's head after verifying the chain; keep the file away from the database."""
+    from datetime import UTC, datetime
+
+    from services.records.models import RecordsAccessLogEntry
+    from shared.audit import verify_chain
+    from shared.checkpoint import make_checkpoint
+
+    report = _run_in_session(lambda session: verify_chain(session, RecordsAccessLogEntry))
+    if not report.ok:
+        print(json.dumps({"ok": False, "first_bad_seq": report.first_bad_seq, "problem": report.problem}))
+        return 1
+    checkpoint = make_checkpoint(get_settings(), RecordsAccessLogEntry.__tablename__, report, datetime.now(UTC))
+    text = json.dumps(checkpoint)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
 
 
 def _run_or_report(work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -301,8 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_retention_run)
 
     records = sub.add_parser("records").add_subparsers(dest="records_command", required=True)
-    records.add_parser("verify-log", help="verify the records access log's hash chain (exit 1 if broken)"
-                       ).set_defaults(func=cmd_records_verify_log)
+    verify = records.add_parser("verify-log", help="verify the records access log's hash chain (exit 1 if broken)")
+    verify.add_argument("--checkpoint", help="also check against a signed checkpoint (catches a cut tail)")
+    verify.set_defaults(func=cmd_records_verify_log)
+    checkpoint = records.add_parser("checkpoint", help="sign the access log's head; keep it off the database host")
+    checkpoint.add_argument("--out", help="write the checkpoint to this file too")
+    checkpoint.set_defaults(func=cmd_records_checkpoint)
 
     # --- reporting (issue 7): records' feed of the de-identified fact table ---
     def cmd_reporting_refresh_facts(args: argparse.Namespace) -> int:

@@ -104,3 +104,37 @@ async def test_retention_run_dry_and_real(slds, tmp_path: Path) -> None:
     assert json.loads(slds("records", "verify-log").stdout) == {"ok": True, "entries": 1}
     bad = slds("retention", "run", "--today", "15/01/2026", ok=False)
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+
+
+async def test_a_signed_checkpoint_catches_a_cut_tail_and_a_forged_checkpoint(slds, tmp_path: Path) -> None:
+    """A chain whose newest entries are deleted still verifies by itself; against a checkpoint
+    taken earlier (kept outside the database) it does not."""
+    slds("db", "upgrade")
+
+    async def write(session) -> None:
+        await append_many(session, RecordsAccessLogEntry, [
+            {"action": "read", "payload": {"entity": "student", "state_id": f"200000000{i}"}}
+            for i in range(4)], actor="user:auditor-test", request_id="req-cli-test-2")
+
+    await _with_session(tmp_path, write)
+    saved = tmp_path / "checkpoint.json"
+    checkpoint = json.loads(slds("records", "checkpoint", "--out", str(saved)).stdout)
+    assert checkpoint["seq"] == 4 and json.loads(saved.read_text()) == checkpoint
+    assert json.loads(slds("records", "verify-log", "--checkpoint", str(saved)).stdout)["checkpoint"]["ok"] is True
+
+    await _with_session(tmp_path, write)  # the log grows after the checkpoint: still fine
+    assert json.loads(slds("records", "verify-log", "--checkpoint", str(saved)).stdout)["ok"] is True
+
+    async def cut(session) -> None:
+        await session.execute(text("DELETE FROM records_access_log WHERE seq >= 3"))
+
+    await _with_session(tmp_path, cut)
+    assert json.loads(slds("records", "verify-log").stdout)["ok"] is True  # the chain alone cannot tell
+    caught = slds("records", "verify-log", "--checkpoint", str(saved), ok=False)
+    assert caught.returncode == 1
+    assert json.loads(caught.stdout)["checkpoint"]["problem"].startswith("truncated")
+
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({**checkpoint, "seq": 2}))
+    refused = json.loads(slds("records", "verify-log", "--checkpoint", str(forged), ok=False).stdout)
+    assert "signature" in refused["checkpoint"]["problem"]
