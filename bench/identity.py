@@ -142,14 +142,16 @@ async def autoanalyze(server: Server) -> Any:
 
 
 @contextlib.contextmanager
-def serve(database_url: str | None) -> Iterator[Server]:
-    """`slds serve` on a fresh database with one service client; stopped (and a PostgreSQL
-    scratch database dropped) on exit."""
+def serve(database_url: str | None, *, existing: bool = False,
+          extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`slds serve` with one service client, stopped on exit. On a fresh database (a PostgreSQL
+    scratch database is dropped on exit), or with `existing` on a loaded one, left as it was."""
     with tempfile.TemporaryDirectory(prefix="slds-identity-bench-") as tmp:
-        env = dict(os.environ, SLDS_VAR_DIR=tmp, SLDS_LOG_LEVEL="WARNING", **NO_RATE_LIMITS)
+        env = dict(os.environ, SLDS_VAR_DIR=tmp, SLDS_LOG_LEVEL="WARNING", **NO_RATE_LIMITS, **(extra_env or {}))
         env.pop("SLDS_DATABASE_URL", None)
-        if database_url:
+        if database_url and not existing:
             asyncio.run(_recreate_postgres(database_url))
+        if database_url:
             env["SLDS_DATABASE_URL"] = database_url
         proc = None
         try:
@@ -178,7 +180,7 @@ def serve(database_url: str | None) -> Iterator[Server]:
                     time.sleep(0.2)
             yield Server(base, client["client_id"], client["client_secret"],
                          "PostgreSQL" if database_url else "SQLite", database_url,
-                         bool(database_url) and asyncio.run(_autovacuum_off(database_url or "")))
+                         bool(database_url) and not existing and asyncio.run(_autovacuum_off(database_url or "")))
         except BaseException:
             log_path = Path(tmp) / "server.log"
             if log_path.exists():
@@ -194,7 +196,7 @@ def serve(database_url: str | None) -> Iterator[Server]:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            if database_url:
+            if database_url and not existing:
                 asyncio.run(_recreate_postgres(database_url, drop_only=True))
 
 

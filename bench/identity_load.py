@@ -40,12 +40,10 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +51,19 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bench import NO_RATE_LIMITS
 from bench.identity import (
     EXTRA_KEYS,
     RESOLVE,
-    ROOT,
     Server,
     Tokens,
     _autovacuum_off,
-    _free_port,
     _pg_connect,
     _post_with_retry,
     _recreate_postgres,
     autoanalyze,
     log,
     score_resolver,
+    serve,
     truth_table,
 )
 
@@ -394,36 +390,11 @@ async def load_main(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- latency at 1M ---------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def serve_existing(database_url: str) -> Iterator[Server]:
-    """`slds serve` (one uvicorn process, as bench.identity runs it) on an existing database."""
-    with tempfile.TemporaryDirectory(prefix="slds-identity-load-") as tmp:
-        # A fixed secret key: the signing keys it encrypts stay readable from one run to the next.
-        env = dict(os.environ, **NO_RATE_LIMITS, SLDS_VAR_DIR=tmp, SLDS_LOG_LEVEL="WARNING", SLDS_DATABASE_URL=database_url,
-                   SLDS_SECRET_KEY="identity-load-bench-key-not-for-production")
-        created = subprocess.run(
-            [sys.executable, "-m", "services.cli", "clients", "add", "identity-load latency",
-             "--role", "service", "--state", "ST"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-        client = json.loads(created.stdout.strip().splitlines()[-1])
-        port = _free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/records/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if proc.poll() is not None or time.time() > deadline:
-                        raise RuntimeError("slds serve did not start") from None
-                    time.sleep(0.2)
-            yield Server(base, client["client_id"], client["client_secret"], "PostgreSQL", database_url)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+def serve_existing(database_url: str) -> contextlib.AbstractContextManager[Server]:
+    """`slds serve` (one uvicorn process, as bench.identity runs it) on the loaded database. A fixed
+    secret key: the signing keys it encrypts stay readable from one run to the next."""
+    return serve(database_url, existing=True,
+                 extra_env={"SLDS_SECRET_KEY": "identity-load-bench-key-not-for-production"})
 
 
 def _probes(args: argparse.Namespace, offset: int) -> dict[str, list[dict[str, Any]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +38,15 @@ async def client_token(client: httpx.AsyncClient, client_id: str, secret: str) -
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def bench_database_url(name: str) -> str | None:
+    """Where a bench's quick mode puts its PostgreSQL database in the PostgreSQL pass of the suite
+    (None on SQLite: the bench makes its own file)."""
+    url = os.environ.get("SLDS_TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        return None
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 async def recreate_postgres_database(url: str) -> None:

@@ -8,14 +8,11 @@ database of its own on the same server, never the test database."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
 
 from bench.records_data import (
     SchoolYear,
@@ -29,21 +26,15 @@ from bench.synth import SynthConfig
 from services.identity.state_ids import is_valid_state_id
 from services.records.validation import validate_record
 from shared.audit import GENESIS, entry_hash
+from tests.helpers import bench_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench_database_url() -> str | None:
-    url = os.environ.get("SLDS_TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        return None  # SQLite: the bench makes its own file
-    return make_url(url).set(database="slds_bench_records_quick").render_as_string(hide_password=False)
 
 
 def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "records.json"
     command = [sys.executable, "-m", "bench.records", "--quick", "--json", str(out)]
-    url = _bench_database_url()
+    url = bench_database_url("slds_bench_records_quick")
     if url:
         command += ["--database-url", url]
     result = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, timeout=900)

@@ -8,27 +8,19 @@ database of its own on the same server, never the test database."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from tests.helpers import bench_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _bench_database_url() -> str | None:
-    url = os.environ.get("SLDS_TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        return None  # SQLite: the bench makes its own file
-    return make_url(url).set(database="slds_bench_reporting_quick").render_as_string(hide_password=False)
 
 
 def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "reporting.json"
     command = [sys.executable, "-m", "bench.reporting", "--quick", "--json", str(out)]
-    url = _bench_database_url()
+    url = bench_database_url("slds_bench_reporting_quick")
     if url:
         command += ["--database-url", url]
     result = subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, timeout=900)
