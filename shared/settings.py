@@ -7,12 +7,13 @@ one process. Production sets `SLDS_DATABASE_URL` (PostgreSQL), `SLDS_SECRET_KEY`
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_NAMES = ("identity", "records", "disclosure", "reporting")
 DEFAULT_ISSUER = "https://slds.example.gov/identity"
@@ -90,6 +91,16 @@ class Settings(BaseSettings):
     records_destroy_after_years: int = Field(default=7, ge=1)
 
     # Paging.
+    # Statutory clocks: holidays beyond shared/policy/data/calendar.toml (ISO dates, comma-separated).
+    extra_holidays: Annotated[list[date], NoDecode] = Field(default_factory=list)
+
+    @field_validator("extra_holidays", mode="before")
+    @classmethod
+    def _comma_separated_dates(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     page_limit_default: int = 50
     page_limit_max: int = 500
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from services.identity.batch import BatchProcessor
 
+from services.identity.clearance_endpoints import clearance
 from services.identity.endpoints import accounts, oauth
 from services.identity.person_endpoints import reviews, students
 from services.identity.verification import local_verifier
@@ -30,7 +31,7 @@ def create_app(
         title="SLDS identity service",
         description="Accounts, machine clients and tokens for all four services; state IDs.",
         version="0.1.0",
-        routers=[oauth, accounts, students, reviews],
+        routers=[oauth, accounts, students, reviews, clearance],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

@@ -5,10 +5,14 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from services.records.access_request_endpoints import access_requests
 from services.records.endpoints import policy
+from services.records.organisation_endpoints import organisations
 from services.records.record_endpoints import records
 from services.records.relationship_endpoints import relationships
+from services.records.request_clock_endpoints import people_requests
 from services.records.rights_endpoints import rights
+from services.records.transfer_endpoints import transfers
 from shared.app import create_service_app
 from shared.settings import Settings
 from shared.state import Database
@@ -25,7 +29,7 @@ def create_app(
         title="SLDS records service",
         description="Student and staff records, projected field by field for each caller.",
         version="0.1.0",
-        routers=[policy, records, relationships, rights],
+        routers=[policy, records, relationships, rights, organisations, access_requests, transfers, people_requests],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

@@ -1,0 +1,3 @@
+"""Tables of breach reports, their exposure, notifications and findings."""
+
+from __future__ import annotations

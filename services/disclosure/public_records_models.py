@@ -1,0 +1,3 @@
+"""Tables of public records requests."""
+
+from __future__ import annotations

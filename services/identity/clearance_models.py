@@ -1,0 +1,3 @@
+"""Tables of signed NDAs and completed privacy training."""
+
+from __future__ import annotations

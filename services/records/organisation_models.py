@@ -1,0 +1,3 @@
+"""Tables of the organisation directory."""
+
+from __future__ import annotations

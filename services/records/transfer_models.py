@@ -1,0 +1,3 @@
+"""Tables of record transfer requests between districts."""
+
+from __future__ import annotations
