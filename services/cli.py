@@ -56,6 +56,32 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_grant_app_role(args: argparse.Namespace) -> int:
+    from shared.db import create_engine
+    from shared.db_roles import RoleError, grant_app_role
+
+    url = get_settings().effective_database_url
+    if not url.startswith("postgresql"):
+        print("grant-app-role needs PostgreSQL (SQLite has no roles)", file=sys.stderr)
+        return 2
+
+    async def main() -> list[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as connection:
+                return await grant_app_role(connection, args.role)
+        finally:
+            await engine.dispose()
+
+    try:
+        statements = asyncio.run(main())
+    except RoleError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print("\n".join(statements))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -78,7 +104,8 @@ def _serve_separately(host: str) -> int:
     """Four processes, one per service, on ports 8001-8004; identity's and disclosure's URLs given
     to every one."""
     env = dict(os.environ, SLDS_IDENTITY_URL=f"http://{host}:{SEPARATE_PORTS['identity']}",
-               SLDS_DISCLOSURE_URL=f"http://{host}:{SEPARATE_PORTS['disclosure']}")
+               SLDS_DISCLOSURE_URL=f"http://{host}:{SEPARATE_PORTS['disclosure']}",
+               SLDS_RECORDS_URL=f"http://{host}:{SEPARATE_PORTS['records']}")
     procs = [
         subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--service", name,
                           "--host", host, "--port", str(port)], env=env)
@@ -290,6 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = db.add_parser("upgrade", help="apply migrations")
     up.add_argument("--revision", default="head")
     up.set_defaults(func=cmd_db_upgrade)
+    grant = db.add_parser("grant-app-role", help="grant the services' PostgreSQL role its privileges "
+                          "(append-only on the logs); run after each upgrade")
+    grant.add_argument("role")
+    grant.set_defaults(func=cmd_db_grant_app_role)
 
     def scope_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--role", required=True)

@@ -56,6 +56,13 @@ class Forbidden(SLDSError):
     status, code, title = 403, "forbidden", "Not allowed"
 
 
+class ClearanceRequired(Forbidden):
+    """A person in a staff role without a signed NDA and current privacy training (issue 9):
+    no student PII until both are recorded (then from their next token)."""
+
+    code, title = "clearance-required", "Clearance required: a current NDA and privacy training"
+
+
 class NotFound(SLDSError):
     status, code, title = 404, "not-found", "Not found"
 
@@ -129,6 +136,39 @@ def _safe_message(err: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """A lost or refused database connection (server restarted, backend terminated, network cut),
+    as opposed to a bug: the first is the client's to retry (503), the second ours (500)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, DBAPIError) and (error.connection_invalidated
+                                              or isinstance(error, InterfaceError | OperationalError)):
+            return True
+        if isinstance(error, ConnectionError | OSError) and not isinstance(error, FileNotFoundError):
+            return True
+        if type(error).__module__.startswith("asyncpg") and type(error).__name__ in _ASYNCPG_LOST:
+            return True
+    return False
+
+
+_ASYNCPG_LOST = frozenset({"ConnectionDoesNotExistError", "InterfaceError", "AdminShutdownError",
+                           "CannotConnectNowError", "ConnectionFailureError", "ConnectionRejectionError"})
+
+
+def _database_error_classes() -> list[type[BaseException]]:
+    from sqlalchemy.exc import DBAPIError
+
+    classes: list[type[BaseException]] = [DBAPIError, ConnectionError, TimeoutError]
+    try:
+        import asyncpg
+
+        classes += [asyncpg.exceptions.InterfaceError, asyncpg.exceptions.PostgresConnectionError]
+    except ImportError:  # SQLite-only installs
+        pass
+    return classes
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SLDSError)
     async def _slds_error(request: Request, exc: SLDSError) -> JSONResponse:
@@ -149,6 +189,23 @@ def install_error_handlers(app: FastAPI) -> None:
         titles = {404: ("not-found", "Not found"), 405: ("method-not-allowed", "Method not allowed")}
         code, title = titles.get(exc.status_code, ("http-error", "HTTP error"))
         return problem_response(exc.status_code, code, title, headers=getattr(exc, "headers", None))
+
+    # Registered by class (not only under Exception) so that Starlette's ExceptionMiddleware answers
+    # them: the catch-all handler runs in ServerErrorMiddleware, which re-raises and logs a 500.
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if database_unreachable(exc):
+            # The transaction died with its connection: nothing of it was committed, and the pool
+            # has dropped the connection, so a retry gets a fresh one (issue 8, fault injection).
+            logger.warning("database connection lost", extra={"error_type": type(exc).__name__})
+            return problem_response(503, "database-unavailable", "Database unavailable",
+                                    "The database connection was lost; nothing was stored. Retry the request.",
+                                    headers={"Retry-After": "1"})
+        logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        return problem_response(500, "internal-error", "Internal server error",
+                                "The error was logged with this request id.")
+
+    for error_class in _database_error_classes():
+        app.add_exception_handler(error_class, _database_error)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

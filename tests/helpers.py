@@ -36,6 +36,16 @@ async def client_token(client: httpx.AsyncClient, client_id: str, secret: str) -
     return response.json()["access_token"]
 
 
+async def bypass_append_only_logs(session: Any) -> None:
+    """Play an attacker with the database superuser's powers: on PostgreSQL the logs' append-only
+    trigger (tests/shared/test_db_roles.py) stops everyone else, so the tamper tests switch triggers
+    off for their transaction, to prove the hash chain still catches what such an attacker does."""
+    from sqlalchemy import text
+
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL session_replication_role = replica"))
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

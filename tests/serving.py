@@ -61,35 +61,74 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def served(var: Path, name: str) -> Iterator[Served]:
-    env = {**os.environ, "SLDS_VAR_DIR": str(var), "SLDS_SECRET_KEY": f"{name}-run-secret-0123456789abcdef",
-           "SLDS_BATCH_WORKER": "false", "SLDS_RATE_LIMIT_PER_MINUTE": "0", "SLDS_TOKEN_REQUESTS_PER_MINUTE": "0",
-           "SLDS_RECORDS_READS_PER_HOUR": "1000000000"}
-    env.pop("SLDS_DATABASE_URL", None)
+class Server:
+    """One `slds serve` process that a test may kill (SIGKILL, no shutdown) and start again on the
+    same database, as an operator's supervisor would."""
+
+    def __init__(self, env: dict[str, str], var: Path) -> None:
+        self.env, self.var = env, var
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with (self.var / "server.log").open("a") as log:
+            self.process = subprocess.Popen([*CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                            env=self.env, stdout=log, stderr=log)
+        for _ in range(150):
+            try:
+                if httpx.get(f"{self.base}/identity/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the server did not become ready; see " + str(self.var / "server.log"))
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+def served_database_url(name: str) -> str | None:
+    """`<test db>_<name>`, recreated empty, when the suite runs on PostgreSQL (None on SQLite)."""
     if pg := os.environ.get("SLDS_TEST_DATABASE_URL"):
         url = make_url(pg)
         own = url.set(database=f"{url.database}_{name}").render_as_string(hide_password=False)
         asyncio.run(recreate_postgres_database(own))
+        return own
+    return None
+
+
+@contextmanager
+def served_process(var: Path, name: str, *, serve_url: str | None = None,
+                   **settings: str) -> Iterator[tuple[Served, Server]]:
+    """`served`, also giving the `Server` to kill and restart. `serve_url` is where the server
+    reaches the database (e.g. through a proxy a test can cut) when it differs from where the
+    migrations and accounts are made; `settings` are extra SLDS_* environment values."""
+    env = {**os.environ, "SLDS_VAR_DIR": str(var), "SLDS_SECRET_KEY": f"{name}-run-secret-0123456789abcdef",
+           "SLDS_BATCH_WORKER": "false", "SLDS_RATE_LIMIT_PER_MINUTE": "0", "SLDS_TOKEN_REQUESTS_PER_MINUTE": "0",
+           "SLDS_RECORDS_READS_PER_HOUR": "1000000000", **settings}
+    env.pop("SLDS_DATABASE_URL", None)
+    if own := served_database_url(name):
         env["SLDS_DATABASE_URL"] = own
     subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
-    port = _free_port()
-    log = (var / "server.log").open("w")
-    server = subprocess.Popen([*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=log)
-    base = f"http://127.0.0.1:{port}"
+    server = Server({**env, "SLDS_DATABASE_URL": serve_url} if serve_url else env, var)
+    server.start()
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/identity/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not become ready; see " + str(var / "server.log"))
-        yield Served(base, env)
+        yield Served(server.base, env), server
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        server.stop()
+
+
+@contextmanager
+def served(var: Path, name: str) -> Iterator[Served]:
+    with served_process(var, name) as (running, _server):
+        yield running

@@ -10,6 +10,7 @@ from sqlalchemy import delete, update
 
 from services.disclosure.disclosures import verify_disclosure_log
 from services.disclosure.models import DisclosureLogEntry, DisclosureLogStudent
+from tests.helpers import bypass_append_only_logs
 from tests.services.disclosure.conftest import (
     FIELDS,
     S1,
@@ -140,6 +141,7 @@ async def test_chain_and_student_index_verify_and_tampering_is_found(world: Worl
     assert report["ok"] and report["entries"] == 2
 
     async with db.sessionmaker() as session:  # an index row removed: the student would vanish from searches
+        await bypass_append_only_logs(session)
         await session.execute(delete(DisclosureLogStudent).where(DisclosureLogStudent.entry_seq == seqs[1],
                                                                  DisclosureLogStudent.state_student_id == S2))
         await session.commit()
@@ -147,6 +149,7 @@ async def test_chain_and_student_index_verify_and_tampering_is_found(world: Worl
     assert not report["ok"] and report["first_bad_seq"] == seqs[1] and "index" in report["problem"]
 
     async with db.sessionmaker() as session:  # a payload edited: the chain breaks there
+        await bypass_append_only_logs(session)
         await session.execute(update(DisclosureLogEntry).where(DisclosureLogEntry.seq == seqs[0])
                               .values(payload=DisclosureLogEntry.payload + " "))
         await session.commit()
