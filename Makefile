@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/slds_test
 
-.PHONY: install run test test-sqlite test-postgres fuzz lock clean
+.PHONY: install run test test-sqlite test-postgres fuzz audit lock clean
 
 $(BIN)/slds: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ ifeq ($(SKIP_POSTGRES),1)
 else
 	SLDS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
 endif
+
+# Known vulnerabilities in every locked dependency (pip-audit asks the PyPI JSON API; --strict fails
+# when a package could not be checked, so an unreachable service is never a silent pass).
+audit: install
+	$(BIN)/pip install --quiet pip-audit==2.10.1
+	$(BIN)/pip-audit --strict --disable-pip --no-deps -r requirements.lock -r requirements-bench.lock
 
 # Re-resolve the pinned, hashed requirements after editing pyproject.toml.
 lock: install

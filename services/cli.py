@@ -232,24 +232,42 @@ def cmd_retention_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_records_verify_log(args: argparse.Namespace) -> int:
+def _chained_log(name: str) -> tuple[Any, Callable[[Any], Awaitable[Any]]]:
+    """The log table a `verify-log` / `checkpoint` command is about, and how to verify it."""
+    from functools import partial
+
+    from shared.audit import verify_chain
+
+    if name == "disclosure":
+        from services.disclosure.disclosures import verify_disclosure_log
+        from services.disclosure.models import DisclosureLogEntry
+
+        return DisclosureLogEntry, verify_disclosure_log  # the chain and its per-student index
+    if name == "identity":
+        from services.identity.models import AccessLogEntry
+
+        return AccessLogEntry, partial(verify_chain, model=AccessLogEntry)
+    from services.records.models import RecordsAccessLogEntry
+
+    return RecordsAccessLogEntry, partial(verify_chain, model=RecordsAccessLogEntry)
+
+
+def cmd_verify_log(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from services.records.models import RecordsAccessLogEntry
-    from shared.audit import GENESIS, verify_chain
+    from shared.audit import GENESIS
     from shared.checkpoint import checkpoint_problem
 
+    model, verify = _chained_log(args.log)
     checkpoint = json.loads(Path(args.checkpoint).read_text()) if args.checkpoint else None
 
     async def work(session: Any) -> Any:
-        report = await verify_chain(session, RecordsAccessLogEntry)
+        report = await verify(session)
         if checkpoint is None:
             return report, None
         seq = int(checkpoint.get("seq") or 0)
-        hash_at = (await session.scalar(select(RecordsAccessLogEntry.hash).where(RecordsAccessLogEntry.seq == seq))
-                   if seq > 0 else GENESIS)
-        return report, checkpoint_problem(get_settings(), RecordsAccessLogEntry.__tablename__, checkpoint, report,
-                                          hash_at)
+        hash_at = (await session.scalar(select(model.hash).where(model.seq == seq)) if seq > 0 else GENESIS)
+        return report, checkpoint_problem(get_settings(), model.__tablename__, checkpoint, report, hash_at)
 
     report, against = _run_in_session(work)
     out: dict[str, Any] = {"ok": report.ok and against is None, "entries": report.entries}
@@ -262,19 +280,18 @@ def cmd_records_verify_log(args: argparse.Namespace) -> int:
     return 0 if out["ok"] else 1
 
 
-def cmd_records_checkpoint(args: argparse.Namespace) -> int:
-    """Sign the access log's head after verifying the chain; keep the file away from the database."""
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    """Sign a log's head after verifying the chain; keep the file away from the database."""
     from datetime import UTC, datetime
 
-    from services.records.models import RecordsAccessLogEntry
-    from shared.audit import verify_chain
     from shared.checkpoint import make_checkpoint
 
-    report = _run_in_session(lambda session: verify_chain(session, RecordsAccessLogEntry))
+    model, verify = _chained_log(args.log)
+    report = _run_in_session(verify)
     if not report.ok:
         print(json.dumps({"ok": False, "first_bad_seq": report.first_bad_seq, "problem": report.problem}))
         return 1
-    checkpoint = make_checkpoint(get_settings(), RecordsAccessLogEntry.__tablename__, report, datetime.now(UTC))
+    checkpoint = make_checkpoint(get_settings(), model.__tablename__, report, datetime.now(UTC))
     text = json.dumps(checkpoint)
     if args.out:
         Path(args.out).write_text(text + "\n")
@@ -368,12 +385,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_retention_run)
 
     records = sub.add_parser("records").add_subparsers(dest="records_command", required=True)
-    verify = records.add_parser("verify-log", help="verify the records access log's hash chain (exit 1 if broken)")
-    verify.add_argument("--checkpoint", help="also check against a signed checkpoint (catches a cut tail)")
-    verify.set_defaults(func=cmd_records_verify_log)
-    checkpoint = records.add_parser("checkpoint", help="sign the access log's head; keep it off the database host")
-    checkpoint.add_argument("--out", help="write the checkpoint to this file too")
-    checkpoint.set_defaults(func=cmd_records_checkpoint)
+    disclosure = sub.add_parser("disclosure").add_subparsers(dest="disclosure_command", required=True)
+    for name, group, what in (("records", records, "records access log"),
+                              ("disclosure", disclosure, "FERPA 99.32 disclosure log"),
+                              ("identity", identity, "identity (locator) access log")):
+        verify = group.add_parser("verify-log", help=f"verify the {what}'s hash chain (exit 1 if broken)")
+        verify.add_argument("--checkpoint", help="also check against a signed checkpoint (catches a cut tail)")
+        verify.set_defaults(func=cmd_verify_log, log=name)
+        checkpoint = group.add_parser("checkpoint", help=f"sign the {what}'s head; keep it off the database host")
+        checkpoint.add_argument("--out", help="write the checkpoint to this file too")
+        checkpoint.set_defaults(func=cmd_checkpoint, log=name)
 
     # --- reporting (issue 7): records' feed of the de-identified fact table ---
     def cmd_reporting_refresh_facts(args: argparse.Namespace) -> int:

@@ -138,3 +138,50 @@ async def test_a_signed_checkpoint_catches_a_cut_tail_and_a_forged_checkpoint(sl
     forged.write_text(json.dumps({**checkpoint, "seq": 2}))
     refused = json.loads(slds("records", "verify-log", "--checkpoint", str(forged), ok=False).stdout)
     assert "signature" in refused["checkpoint"]["problem"]
+
+
+async def test_the_disclosure_log_has_the_same_verifier_and_signed_checkpoint(slds, tmp_path: Path) -> None:
+    """Issue 8: the FERPA 99.32 log, like the access log, is checked by an operator's command
+    and a cut tail is caught against a checkpoint kept off the database."""
+    from datetime import date
+
+    from services.disclosure.models import DisclosureLogEntry, DisclosureLogStudent
+
+    slds("db", "upgrade")
+
+    async def write(session) -> None:
+        await append_many(session, DisclosureLogEntry, [
+            {"action": "disclosure", "index_columns": {"legal_basis": "judicial_order", "disclosed_on": date(2026, 12, 1)},
+             "payload": {"students": [f"300000000{i}"], "fields": ["demographics.first_name"]}}
+            for i in range(3)], actor="client:svc-records", request_id="req-cli-test-3")
+        seqs = (await session.scalars(text("SELECT seq FROM disclosure_log ORDER BY seq"))).all()
+        session.add_all(DisclosureLogStudent(entry_seq=seq, state_student_id=f"300000000{i}")
+                        for i, seq in enumerate(seqs))
+
+    await _with_session(tmp_path, write)
+    saved = tmp_path / "disclosure-checkpoint.json"
+    checkpoint = json.loads(slds("disclosure", "checkpoint", "--out", str(saved)).stdout)
+    assert checkpoint["seq"] == 3 and checkpoint["table"] == "disclosure_log"
+    assert json.loads(slds("disclosure", "verify-log", "--checkpoint", str(saved)).stdout)["ok"] is True
+    # a records checkpoint is no proof for the disclosure log
+    records_checkpoint = json.loads(slds("records", "checkpoint").stdout)
+    (tmp_path / "wrong.json").write_text(json.dumps(records_checkpoint))
+    assert not json.loads(slds("disclosure", "verify-log", "--checkpoint", str(tmp_path / "wrong.json"),
+                               ok=False).stdout)["checkpoint"]["ok"]
+
+    async def cut(session) -> None:
+        await session.execute(text("DELETE FROM disclosure_log_student WHERE entry_seq = 3"))
+        await session.execute(text("DELETE FROM disclosure_log WHERE seq = 3"))
+
+    await _with_session(tmp_path, cut)
+    assert json.loads(slds("disclosure", "verify-log").stdout)["ok"] is True  # the chain alone cannot tell
+    caught = slds("disclosure", "verify-log", "--checkpoint", str(saved), ok=False)
+    assert caught.returncode == 1 and json.loads(caught.stdout)["checkpoint"]["problem"].startswith("truncated")
+
+    async def edit(session) -> None:
+        await session.execute(text("UPDATE disclosure_log SET actor = 'client:someone-else' WHERE seq = 2"))
+
+    await _with_session(tmp_path, edit)
+    edited = json.loads(slds("disclosure", "verify-log", ok=False).stdout)
+    assert edited["first_bad_seq"] == 2 and edited["problem"] == "content changed"
+    assert json.loads(slds("identity", "verify-log").stdout) == {"ok": True, "entries": 0}
