@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.reporting import models as _models  # noqa: F401  (registers reporting's tables)
 from services.reporting.endpoints import internal, reference, releases
+from services.reporting.extract_endpoints import extracts
 from shared.app import create_service_app
 from shared.settings import Settings
 from shared.state import Database
@@ -23,7 +24,7 @@ def create_app(
         title="SLDS reporting service",
         description="Aggregate counts and rates with small-cell suppression.",
         version="0.1.0",
-        routers=[reference, releases, internal],
+        routers=[reference, releases, internal, extracts],
         settings=settings,
         database=database,
         peer_transport=peer_transport,

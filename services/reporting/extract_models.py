@@ -1,0 +1,3 @@
+"""Tables of de-identified extract releases."""
+
+from __future__ import annotations
