@@ -11,5 +11,6 @@ from services.records import organisation_models as records_organisation_models 
 from services.records import request_clock_models as records_request_clock_models  # noqa: F401
 from services.records import rights_models as records_rights_models  # noqa: F401
 from services.records import transfer_models as records_transfer_models  # noqa: F401
+from services.reporting import extract_models as reporting_extract_models  # noqa: F401
 from services.reporting import facts_model as reporting_facts_model  # noqa: F401
 from services.reporting import models as reporting_models  # noqa: F401
