@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import types
 import typing
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
 # The largest value a BIGINT column holds: sequence numbers and change versions are compared
 # against such columns, so a query parameter above it is a 422, not a database overflow (500).
@@ -33,7 +33,18 @@ def iso_text_only(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(iso_text_only)]
-IsoDateTime = Annotated[datetime, BeforeValidator(iso_text_only)]
+def utc_representable(value: datetime) -> datetime:
+    """A date-time with an offset must still be a date-time in UTC: `9999-12-31T23:00-05:00` is
+    past datetime.max there, and converting it later was a 500 (found by fuzzing)."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(iso_text_only), AfterValidator(utc_representable)]
 
 
 def _holds_dates(annotation: Any) -> bool:

@@ -45,3 +45,11 @@ async def test_nul_in_a_login_form_is_refused_and_clean_requests_still_work(clie
     # "%00" is ordinary text inside a JSON string: only the escape \\u0000 is a NUL
     ok = await client.get("/records/v1/data-dictionary")
     assert ok.status_code == 200
+
+
+async def test_an_as_of_past_the_last_utc_instant_is_a_422_naming_it(client, make_user) -> None:
+    steward = await _steward(client, make_user)
+    response = await client.get("/records/v1/students/1234567890", params={"as_of": "9999-12-31T23:00:00-05:00"},
+                                headers=steward)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "query.as_of"
