@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/slds_test
 
-.PHONY: install run test test-sqlite test-postgres fuzz audit lock clean
+.PHONY: install run test test-sqlite test-postgres fuzz bench bench-quick audit lock clean
 
 $(BIN)/slds: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,19 @@ test: $(VENV)/.bench-installed test-sqlite test-postgres
 # The long fuzzing run (the suite runs 5 examples per operation; this runs 100).
 fuzz: $(VENV)/.bench-installed
 	SLDS_FUZZ_EXAMPLES=100 $(BIN)/pytest -q tests/services/test_api_fuzz.py
+
+# The benchmark harness on PostgreSQL: one table of every figure (JSON and logs in bench/results/),
+# the latest table into docs/benchmarks.md. STUDENTS=1000000 for the full state; REUSE=1 keeps a
+# state loaded by an earlier run of the same size.
+STUDENTS ?= 100000
+BENCH_DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/slds_bench_harness
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.harness --students $(STUDENTS) --database-url $(BENCH_DATABASE_URL) \
+		$(if $(REUSE),--reuse) --markdown docs/benchmarks.md
+
+# Every bench's quick mode on SQLite (a couple of minutes, no timings asserted); the suite runs it too.
+bench-quick: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.harness --quick
 
 test-sqlite: $(VENV)/.bench-installed
 	$(BIN)/pytest -q
