@@ -1,5 +1,7 @@
-"""The demo's student records, classes and caseloads, written the way districts write them: each
-district's SIS client posts its students' records to `/records/v1/students/bulk` and its class
+"""The demo's organisation directory, student records, classes and caseloads, written the way the
+state and the districts write them: demo.admin puts the state, its districts and their schools into
+the directory (`PUT /records/v1/organisations/{code}`) first, so the records meet the hierarchy
+check; then each district's SIS client posts its students' records to `/records/v1/students/bulk` and its class
 sections and caseloads to the relationship endpoints, through the real app in-process (tokens,
 validation, identity checks, versions and the access log included).
 
@@ -20,6 +22,9 @@ from services.gateway import create_gateway
 from shared.settings import Settings
 
 SCHOOL_YEAR = "2025-2026"
+STATE_NAME = "Demo State Department of Elementary and Secondary Education"
+ADMINISTRATORS = ("Robin Hale", "Dana Reyes", "Sam Okafor", "Jordan Lee", "Avery Brooks", "Morgan Diaz",
+                  "Casey Nguyen", "Taylor Grant", "Jamie Patel", "Riley Morgan")
 YEAR_START = date(2025, 8, 18)
 YEAR_END = date(2026, 6, 30)
 
@@ -63,18 +68,48 @@ def build_record(state_id: str, row: dict[str, Any], rng: random.Random) -> dict
     return record
 
 
+def directory_entries(districts: list[dict[str, Any]], schools: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The synthetic state's directory, parents first: the state, its districts, their schools
+    (names, types, grades and addresses from bench.synth; administrators invented)."""
+    state = districts[0]["state_code"] if districts else "ST"
+    entries: list[tuple[str, dict[str, Any]]] = [(state, {
+        "kind": "state", "name": STATE_NAME, "type": "state_education_agency",
+        "address": {"street": "205 Jefferson St", "city": "Capital City", "state": state, "postal_code": "65101"},
+        "website": "https://education.state.example"})]
+    city = {d["district_id"]: d["city"] for d in districts}
+    for n, d in enumerate(districts):
+        entries.append((d["district_id"], {
+            "kind": "district", "parent_code": state, "name": d["name"], "type": "public_district",
+            "lowest_grade": "KG", "highest_grade": "12", "phone": f"573-555-{1000 + n * 100:04d}",
+            "address": {"street": "100 Main St", "city": d["city"], "state": state, "postal_code": d["postal_codes"][0]},
+            "administrators": [{"title": "Superintendent", "name": ADMINISTRATORS[n % len(ADMINISTRATORS)]}],
+            "contacts": [{"title": "MOSIS data contact", "name": ADMINISTRATORS[(n + 5) % len(ADMINISTRATORS)],
+                          "email": f"data@{d['district_id']}.k12.example"}]}))
+    for n, s in enumerate(schools):
+        entries.append((s["school_id"], {
+            "kind": "school", "parent_code": s["district_id"], "name": s["name"], "type": s["type"],
+            "lowest_grade": s["grades"][0], "highest_grade": s["grades"][-1], "opened_on": "1985-08-19",
+            "phone": f"573-555-{2000 + n:04d}",
+            "address": {"street": s["address"], "city": city[s["district_id"]], "state": state,
+                        "postal_code": s["postal_code"]},
+            "administrators": [{"title": "Principal", "name": ADMINISTRATORS[(n + 2) % len(ADMINISTRATORS)]}]}))
+    return entries
+
+
 async def load_demo_records(settings: Settings, clients: dict[str, dict[str, Any]], latest: dict[str, dict[str, Any]],
-                            staff: dict[str, str], users: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                            staff: dict[str, str], users: dict[str, dict[str, Any]],
+                            directory: list[tuple[str, dict[str, Any]]] | None = None) -> dict[str, Any]:
     """`latest`: state ID -> the district submission row it was last resolved from; `staff`:
     role -> the demo user's staff ID (teacher, counselor, psychologist); `users`: the demo people
-    with their passwords and subjects."""
+    with their passwords and subjects; `directory`: the entries `directory_entries` made."""
     rng = random.Random(2026)
     sis = {info["name"].rsplit(" ", 1)[-1]: (cid, info["client_secret"]) for cid, info in clients.items()
            if info["role"] == "district_sis"}
     gateway = create_gateway(settings)
-    summary: dict[str, Any] = {"records": 0, "rejected": 0, "sections": 0, "caseloads": 0}
+    summary: dict[str, Any] = {"records": 0, "rejected": 0, "sections": 0, "caseloads": 0, "organisations": 0}
     async with gateway.running():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://demo") as http:
+            summary["organisations"] = await _directory(http, users, directory or [])
             for district, (client_id, secret) in sorted(sis.items()):
                 token = (await http.post("/identity/v1/oauth/token", data={"grant_type": "client_credentials"},
                                          auth=(client_id, secret))).json()["access_token"]
@@ -98,6 +133,19 @@ async def load_demo_records(settings: Settings, clients: dict[str, dict[str, Any
                 summary["agreement_students"] = school[:25]
             summary["agreement_id"] = await _research_agreement(http, users, summary["agreement_students"])
     return summary
+
+
+async def _directory(http: httpx.AsyncClient, users: dict[str, dict[str, Any]],
+                     entries: list[tuple[str, dict[str, Any]]]) -> int:
+    if not entries:
+        return 0
+    token = (await http.post("/identity/v1/oauth/token", data={
+        "grant_type": "password", "username": "demo.admin", "password": users["demo.admin"]["password"]})).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    for code, body in entries:
+        response = await http.put(f"/records/v1/organisations/{code}", headers=headers, json=body)
+        response.raise_for_status()
+    return len(entries)
 
 
 RESEARCH_FIELDS = ["state_student_id", "demographics.birth_date", "enrollment.grade_level", "enrollment.school_id",
