@@ -8,19 +8,20 @@ reaches but may not act on answers 403. Responses are `no-store` (they carry the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
 from services.records import amendments
+from services.records.people_requests import amendment_clock
 from services.records.rights_models import (
     AmendmentRequest,
     ExpungementRequest,
     StatementOfDisagreement,
 )
-from shared.deps import CurrentPrincipal, DbSession
+from shared.deps import CurrentPrincipal, DbSession, State
 from shared.schemas import RequestModel, ResponseModel
 
 rights = APIRouter(prefix="/records/v1", tags=["rights"])
@@ -95,6 +96,10 @@ class AmendmentOut(ResponseModel):
     hearing_rights: str | None = Field(None, description="Set when the request was denied: the right to a hearing")
     statement_rights: str | None = Field(None, description="Set after a hearing upheld the record")
     statement: StatementOut | None = None
+    due_on: date | None = Field(None, description="While awaiting a decision or a hearing: when it is due "
+                                "(SLDS_RECORDS_AMENDMENT_RESPONSE_DAYS after the request or the hearing request)")
+    overdue: bool = False
+    days_overdue: int = 0
 
 
 class AmendmentList(ResponseModel):
@@ -117,8 +122,11 @@ class ExpungementList(ResponseModel):
     items: list[ExpungementOut]
 
 
-def _amendment_out(request: AmendmentRequest, statement: StatementOfDisagreement | None = None) -> AmendmentOut:
+def amendment_out(request: AmendmentRequest, statement: StatementOfDisagreement | None = None, *, days: int,
+                  day: date | None = None) -> AmendmentOut:
     out = AmendmentOut.model_validate(request)
+    clock = amendment_clock(request, days, day)
+    out.due_on, out.overdue, out.days_overdue = clock.due_on, clock.state == "overdue", clock.days_overdue
     if request.status == "denied":
         out.hearing_rights = amendments.HEARING_RIGHTS.replace("{id}", request.id)
     if request.status == "upheld_after_hearing":
@@ -135,54 +143,55 @@ def _amendment_out(request: AmendmentRequest, statement: StatementOfDisagreement
              summary="Ask that fields of your (child's) record be amended (parent or eligible student)",
              responses={404: {"description": "Not a student of yours"}, 422: {"description": "Unknown fields"}})
 async def request_amendment(state_student_id: StudentId, body: AmendmentIn, session: DbSession,
-                            principal: CurrentPrincipal, response: Response) -> AmendmentOut:
+                            principal: CurrentPrincipal, response: Response, state: State) -> AmendmentOut:
     request = await amendments.file_amendment_request(session, principal, state_student_id, body.fields,
                                                       body.explanation)
     response.headers.update(NO_STORE)
     response.headers["Location"] = f"/records/v1/students/{state_student_id}/amendment-requests"
-    return _amendment_out(request)
+    return amendment_out(request, days=state.settings.records_amendment_response_days)
 
 
 @rights.get("/students/{state_student_id}/amendment-requests", response_model=AmendmentList,
             summary="A student's amendment requests (the requester; state data admins; the student's district)")
 async def list_amendments(state_student_id: StudentId, session: DbSession, principal: CurrentPrincipal,
-                          response: Response) -> AmendmentList:
+                          response: Response, state: State) -> AmendmentList:
     rows = await amendments.list_amendment_requests(session, principal, state_student_id)
     response.headers.update(NO_STORE)
-    return AmendmentList(items=[_amendment_out(r, s) for r, s in rows])
+    return AmendmentList(items=[amendment_out(r, s, days=state.settings.records_amendment_response_days)
+                                for r, s in rows])
 
 
 @rights.post("/amendment-requests/{request_id}/decision", response_model=AmendmentOut,
              summary="Amend or deny (state data admin, or the superintendent of the student's district)")
 async def decide_amendment(request_id: RequestId, body: AmendmentDecisionIn, session: DbSession,
-                           principal: CurrentPrincipal, response: Response) -> AmendmentOut:
+                           principal: CurrentPrincipal, response: Response, state: State) -> AmendmentOut:
     """`amend` marks the request amended: the student's district then submits the corrected record
     through the normal submission API (`POST /records/v1/students`), which keeps the old value in
     the record's history. `deny` needs a reason, and the answer carries `hearing_rights`: the
     requester's right to a hearing (34 CFR 99.21(a)(2))."""
     request = await amendments.decide_amendment(session, principal, request_id, body.decision, body.reason)
     response.headers.update(NO_STORE)
-    return _amendment_out(request)
+    return amendment_out(request, days=state.settings.records_amendment_response_days)
 
 
 @rights.post("/amendment-requests/{request_id}/hearing-request", response_model=AmendmentOut,
              summary="Ask for a hearing after a denial (the requester)")
 async def hearing_request(request_id: RequestId, session: DbSession, principal: CurrentPrincipal,
-                          response: Response) -> AmendmentOut:
+                          response: Response, state: State) -> AmendmentOut:
     request = await amendments.request_hearing(session, principal, request_id)
     response.headers.update(NO_STORE)
-    return _amendment_out(request)
+    return amendment_out(request, days=state.settings.records_amendment_response_days)
 
 
 @rights.post("/amendment-requests/{request_id}/hearing-outcome", response_model=AmendmentOut,
              summary="Record the hearing's written decision (a state data admin other than the first decider)")
 async def hearing_outcome(request_id: RequestId, body: HearingOutcomeIn, session: DbSession,
-                          principal: CurrentPrincipal, response: Response) -> AmendmentOut:
+                          principal: CurrentPrincipal, response: Response, state: State) -> AmendmentOut:
     """`amend`: the district submits the corrected record as after a first-decision amend.
     `uphold`: the answer carries `statement_rights`."""
     request = await amendments.record_hearing_outcome(session, principal, request_id, body.outcome, body.reason)
     response.headers.update(NO_STORE)
-    return _amendment_out(request)
+    return amendment_out(request, days=state.settings.records_amendment_response_days)
 
 
 @rights.post("/amendment-requests/{request_id}/statement-of-disagreement", status_code=201,
