@@ -60,6 +60,8 @@ _STUDENT = (
                 required=("school_year", "term", "course_code")),
     SectionSpec("student", "transcript", "single"),
     SectionSpec("student", "cte", "single"),
+    SectionSpec("student", "concurrent_enrollment", "list", key=("school_year", "institution_id", "program_type"),
+                required=("school_year", "institution_id", "program_type")),
     SectionSpec("student", "activities", "list", key=("school_year", "activity_type"),
                 required=("school_year", "activity_type")),
     SectionSpec("student", "student_success_plan", "single"),

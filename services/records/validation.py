@@ -5,15 +5,18 @@ The dictionary is the schema: a key it does not know is an error (not silently d
 must be in its code set (or match its standard: ISO 3166-1 and ISO 639-3 through pycountry, SCED
 and CIP by their published formats), dates are ISO 8601, and date pairs are in order. What comes
 out is the record split into its sections, with dates normalised, ready to be versioned.
+
+One rule needs the stored record: a student success plan is kept only for a student enrolled in
+grades 6 to 12 (`success_plan_problems`, which the writer runs once it holds the stored enrollments).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
@@ -23,6 +26,10 @@ from services.records.sections import ID_FIELD, ROOT, SectionSpec, natural_key, 
 from shared.policy.dictionary import Entity, FieldSpec, load_data_dictionary
 
 ENVELOPE = ("district_id",)  # submission metadata, not record fields
+PLAN_SECTION = "student_success_plan"
+# 003 Connecticut: a student success plan "records students' career and academic choices in grades
+# six to twelve, inclusive".
+PLAN_GRADES = frozenset({"06", "07", "08", "09", "10", "11", "12"})
 MAX_STRING = 500
 # Date pairs that must be in order: (section, start, end).
 DATE_ORDER: tuple[tuple[str, str, str], ...] = (
@@ -31,6 +38,9 @@ DATE_ORDER: tuple[tuple[str, str, str], ...] = (
     ("section_504", "plan_begin_date", "plan_end_date"),
     ("english_learner", "identification_date", "exit_date"),
     ("early_childhood", "entry_date", "exit_date"),
+    ("special_education", "last_evaluation_date", "reevaluation_due_date"),
+    ("student_success_plan", "plan_start_date", "last_review_date"),
+    ("student_success_plan", "last_review_date", "next_review_date"),
 )
 EARLIEST = date(1900, 1, 1)
 
@@ -72,6 +82,7 @@ _FORMATS: dict[str, Callable[[str], bool]] = {
     "ISO 639-3": lambda v: pycountry.languages.get(alpha_3=v) is not None,
     "School Courses for the Exchange of Data (SCED)": lambda v: re.fullmatch(r"\d{5}", v) is not None,
     "Classification of Instructional Programs (CIP 2020)": lambda v: re.fullmatch(r"\d{2}\.\d{4}", v) is not None,
+    "IPEDS UnitID": lambda v: re.fullmatch(r"\d{6}", v) is not None,
 }
 
 
@@ -266,3 +277,34 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
     if problems:
         return None, problems
     return record, []
+
+
+# --- rules across sections ------------------------------------------------------------------------
+
+def _grade_now(enrollments: Iterable[Mapping[str, Any]], today: date) -> str | None:
+    """The grade of the current enrollment (open today, the primary school first), or of the latest
+    one when none is open (a student enrolled for next year, or between schools)."""
+    rows = [e for e in enrollments if e.get("entry_date") and e.get("grade_level")]
+    day = today.isoformat()
+    current = [e for e in rows if e["entry_date"] <= day and (not e.get("exit_date") or e["exit_date"] >= day)]
+    if current:
+        return max(current, key=lambda e: (e.get("primary_school") is not False, e["entry_date"]))["grade_level"]
+    return max(rows, key=lambda e: e["entry_date"])["grade_level"] if rows else None
+
+
+def success_plan_problems(record: ValidatedRecord, stored: Iterable[Any] = (), *,
+                          today: date | None = None) -> list[Problem]:
+    """A student success plan is kept only for a student whose current enrollment is in grades 6 to 12
+    (003 Connecticut). The grade is read once the submission is applied: the stored enrollment
+    elements (`stored`: items with `section`, `item_key` and `data`, e.g. the service's `ItemRow`s),
+    with those the submission carries replacing the ones of the same natural key. So a district may
+    send the plan alone, or with the enrollment that puts the student in grade 6."""
+    plans = [e for e in record.elements if e.section == PLAN_SECTION]
+    if record.entity != "student" or not plans:
+        return []
+    enrollments = {item.item_key: item.data for item in stored if item.section == "enrollment"}
+    enrollments.update({e.key: e.data for e in record.elements if e.section == "enrollment"})
+    if _grade_now(enrollments.values(), today or datetime.now(UTC).date()) in PLAN_GRADES:
+        return []
+    return [Problem(plans[0].path, "Is kept only for a student whose current enrollment is in grades 6 to 12.",
+                    "grade-range")]

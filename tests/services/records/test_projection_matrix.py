@@ -61,6 +61,7 @@ STANDARD_SAMPLES = {
     "ISO 639-3": "eng",
     "School Courses for the Exchange of Data (SCED)": "02052",
     "Classification of Instructional Programs (CIP 2020)": "11.0701",
+    "IPEDS UnitID": "126614",
 }
 
 # Values whose meaning matters: reach (enrollment now, plans now), ordered date pairs, the
@@ -70,6 +71,7 @@ STANDARD_SAMPLES = {
 SEMANTIC = {
     "demographics.birth_date": "2012-05-01",
     "enrollment.school_year": "2025-2026",
+    "enrollment.grade_level": "09",  # a student success plan is kept for grades 6 to 12 only
     "enrollment.entry_date": _day(-100),
     "enrollment.exit_date": _day(200),
     "enrollment.exit_type": "end_of_year",
