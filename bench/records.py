@@ -219,6 +219,15 @@ def slds_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def record_clearance(env: dict[str, str], username: str) -> None:
+    """The bench superintendent has signed the NDA and done this year's privacy training (issue 9):
+    without them the records service refuses their reads (403 clearance-required)."""
+    result = subprocess.run([sys.executable, "-m", "services.identity.clearance", username], cwd=ROOT, env=env,
+                            check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"recording the NDA and training of {username} failed: {result.stderr[-2000:]}")
+
+
 def password_token(base: str, username: str, password: str) -> str:
     response = httpx.post(f"{base}/identity/v1/oauth/token", timeout=30,
                           data={"grant_type": "password", "username": username, "password": password})
@@ -547,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         district = loaded.read_district
         slds_cli({**env, "SLDS_NEW_PASSWORD": PASSWORD}, "users", "add", "bench.superintendent",
                  "--role", "superintendent", "--district", district)
+        record_clearance(env, "bench.superintendent")
         pool_districts = sorted({s.district_id for s in loaded.pool})
         clients = {d: slds_cli(env, "clients", "add", f"Bench SIS {d}", "--role", "district_sis", "--district", d)
                    for d in pool_districts}

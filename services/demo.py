@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.identity.clearance import record_current
 from services.identity.resolve import Resolver, facts_from_request
 from services.identity.schemas import StudentResolveRequest
 from services.identity.service import AccountService
@@ -60,6 +61,7 @@ async def load_demo(session: AsyncSession) -> tuple[str, dict[str, Any] | None]:
     credentials: dict[str, Any] = {"users": {}, "clients": {}}
     resolved = await _resolve_students(session)
     latest = resolved.pop("latest")
+    directory = resolved.pop("directory")
     credentials["students"] = resolved
     own = {"demo.parent": resolved["sample_ids"][:1], "demo.student": resolved["sample_ids"][1:2]}
     for username, role, scope in DEMO_USERS:
@@ -69,6 +71,8 @@ async def load_demo(session: AsyncSession) -> tuple[str, dict[str, Any] | None]:
         user = await accounts.create_user(username=username, display_name=username, password=password,
                                           role=role, **scope)
         credentials["users"][username] = {"role": role, "password": password, "subject": user.subject}
+        # The demo staff have signed the NDA and done this year's privacy training (issue 9).
+        await record_current(session, [user], recorded_by="demo", settings=settings)
     for name, role, scope in DEMO_CLIENTS:
         created = await accounts.create_client(name=name, role=role, **scope)
         credentials["clients"][created.client.client_id] = {
@@ -78,7 +82,8 @@ async def load_demo(session: AsyncSession) -> tuple[str, dict[str, Any] | None]:
     path.chmod(0o600)
     staff = {role: scope["staff_id"] for _, role, scope in DEMO_USERS if "staff_id" in scope}
     return _instructions(credentials, again=False), {"clients": credentials["clients"], "latest": latest,
-                                                      "staff": staff, "users": credentials["users"]}
+                                                      "staff": staff, "users": credentials["users"],
+                                                      "directory": directory}
 
 
 async def _resolve_students(session: AsyncSession) -> dict[str, Any]:
@@ -99,8 +104,10 @@ async def _resolve_students(session: AsyncSession) -> dict[str, Any]:
             latest[outcome.state_id] = row
         if outcome.state_id and len(sample_ids) < 3 and outcome.state_id not in sample_ids:
             sample_ids.append(outcome.state_id)
+    from services.demo_records import directory_entries
+
     return {"submissions": len(state.submissions), "decisions": decisions, "sample_ids": sample_ids,
-            "latest": latest}
+            "latest": latest, "directory": directory_entries(state.districts, state.schools)}
 
 
 def _instructions(credentials: dict[str, Any], *, again: bool) -> str:

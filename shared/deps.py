@@ -13,7 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import read_only
-from shared.errors import Unauthorized
+from shared.errors import ClearanceRequired, Unauthorized
+from shared.policy.access import lacks_clearance
 from shared.policy.principal import Principal
 from shared.state import ServiceState
 
@@ -70,3 +71,16 @@ async def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_cleared_principal(principal: CurrentPrincipal) -> Principal:
+    """The caller, for routes that return student PII: a person in a staff role without a current
+    NDA and privacy training is refused here (403 clearance-required) rather than answered as if
+    the students did not exist; everyone else passes unchanged (issue 9)."""
+    if lacks_clearance(principal):
+        raise ClearanceRequired("Student records need a signed non-disclosure agreement and privacy training "
+                                "completed within the year; ask your supervisor to record them, then sign in again.")
+    return principal
+
+
+ClearedPrincipal = Annotated[Principal, Depends(get_cleared_principal)]

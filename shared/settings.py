@@ -51,12 +51,22 @@ class Settings(BaseSettings):
     # agreements and the disclosure log from disclosure).
     identity_url: str = ""
     disclosure_url: str = ""
+    # Where disclosure reads the records access log for a breach's exposure (apart only).
+    records_url: str = ""
 
     # People's passwords (NIST 800-63B by default; a state policy may turn on forced expiry).
     password_min_length: int = 12
     password_max_age_days: int | None = None  # e.g. 90 where a state policy requires it
     # A second factor (TOTP) for people: when on, level 1 and 2 roles need one to get a token.
     require_second_factor: bool = False
+    # NDA and privacy training (issue 9; Utah plan 4, 4.4): a person in a staff role reaches no
+    # student PII (aggregates only) without a signed NDA and a training completed within
+    # `training_valid_days`; `nda_required_version` set: only signatures of that version count
+    # (unset: any signed version). Judged at each token (user tokens live 15 minutes). Off
+    # (`require_clearance=false`) for a deployment that tracks training elsewhere.
+    require_clearance: bool = True
+    training_valid_days: int = Field(default=365, ge=1, le=3650)
+    nda_required_version: str | None = Field(default=None, max_length=50)
 
     # Request rate limits (shared/ratelimit.py): per principal per service, per client address on
     # the token endpoint; 0 turns one off. Storage "async+memory://" counts per process,
@@ -89,6 +99,21 @@ class Settings(BaseSettings):
     records_discipline_years: int = Field(default=3, ge=1)
     records_archive_after_years: int = Field(default=5, ge=1)
     records_destroy_after_years: int = Field(default=7, ge=1)
+    # The longest access beyond a role an access request may ask for or be granted (days).
+    records_access_grant_max_days: int = Field(default=365, ge=1, le=3650)
+    # People's requests and their clocks (services/records/people_requests.py,
+    # services/disclosure/public_records.py): FERPA 99.10(b) inspection within 45 calendar days
+    # (a state may promise less); amendments decided "within a reasonable time" (99.20(b)), here
+    # in calendar days; Missouri 610.023.3: a public records request acted on by the end of the
+    # third business day after it was received.
+    records_inspection_response_days: int = Field(default=45, ge=1, le=45)
+    records_amendment_response_days: int = Field(default=30, ge=1, le=365)
+    public_records_response_business_days: int = Field(default=3, ge=1, le=3)
+    # De-identified student-level extracts (services/reporting/extracts.py): the smallest k a
+    # request may ask for, and the share of rows that may be suppressed instead of generalising
+    # every row further (0: generalise until no row is left in a class smaller than k).
+    extract_min_k: int = Field(default=10, ge=2, le=1000)
+    extract_max_suppressed_fraction: float = Field(default=0.05, ge=0, le=0.5)
 
     # Paging.
     # Statutory clocks: holidays beyond shared/policy/data/calendar.toml (ISO dates, comma-separated).

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.gateway import Gateway, create_gateway
+from services.identity.clearance import record_current
 from services.identity.service import AccountService
 from shared.state import Database
 from shared.db import create_engine
@@ -95,13 +96,18 @@ UserFactory = Callable[..., Awaitable[Any]]
 
 @pytest.fixture
 def make_user(db: Database, settings: Settings) -> UserFactory:
-    async def make(username: str = "alice", role: str = "state_data_admin", **scope: Any) -> Any:
+    async def make(username: str = "alice", role: str = "state_data_admin", *, cleared: bool = True,
+                   **scope: Any) -> Any:
+        """A person; `cleared` (the default) also records a signed NDA and a privacy training
+        completed today, without which staff roles see no student PII (issue 9)."""
         if role in {"state_data_admin", "state_reporting_analyst", "registrar"}:
             scope.setdefault("state", "ST")
         async with db.sessionmaker() as session:
             user = await AccountService(session, settings).create_user(
                 username=username, display_name=username, password=TEST_PASSWORD, role=role, **scope
             )
+            if cleared:
+                await record_current(session, [user], recorded_by="test:make_user", settings=settings)
             await session.commit()
         return user
 

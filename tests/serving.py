@@ -47,6 +47,9 @@ class Served:
     def add_user(self, username: str, *args: str) -> None:
         subprocess.run([*CLI, "users", "add", username, *args], env={**self.env, "SLDS_NEW_PASSWORD": PASSWORD},
                        check=True, capture_output=True)
+        # With a signed NDA and today's privacy training, or staff roles see no student PII (issue 9).
+        subprocess.run([sys.executable, "-m", "services.identity.clearance", username], env=self.env,
+                       check=True, capture_output=True)
 
     def add_client(self, name: str, *args: str) -> None:
         out = subprocess.run([*CLI, "clients", "add", name, *args], env=self.env, check=True, capture_output=True,

@@ -20,7 +20,7 @@ from services.disclosure.schemas import (
     ConsentOut,
     PartyOut,
 )
-from shared.deps import CurrentPrincipal, DbSession, ReadSession
+from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession, ReadSession
 from shared.schemas import IsoDate
 
 consents = APIRouter(prefix="/disclosure/v1", tags=["consents"])
@@ -60,7 +60,7 @@ async def give(state_student_id: StudentId, body: ConsentIn, session: DbSession,
 
 @consents.get("/students/{state_student_id}/consents", response_model=ConsentList,
               summary="A student's consents (the parent or eligible student; state data stewards)")
-async def list_for_student(state_student_id: StudentId, session: DbSession, principal: CurrentPrincipal,
+async def list_for_student(state_student_id: StudentId, session: DbSession, principal: ClearedPrincipal,
                            response: Response) -> ConsentList:
     rows = await consent_rules.list_consents(session, principal, state_student_id)
     response.headers.update(NO_STORE)

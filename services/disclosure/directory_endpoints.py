@@ -10,7 +10,7 @@ from services.disclosure import directory as rules
 from services.disclosure.common import NO_STORE
 from services.disclosure.models import DirectoryOptOut
 from services.disclosure.schemas import DirectoryLookupIn, DirectoryLookupOut, DirectoryOptOutOut
-from shared.deps import CurrentPrincipal, DbSession, ReadSession
+from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession, ReadSession
 
 directory = APIRouter(prefix="/disclosure/v1", tags=["directory information"])
 
@@ -28,7 +28,7 @@ def _out(state_student_id: str, row: DirectoryOptOut | None) -> DirectoryOptOutO
 @directory.get(PATH, response_model=DirectoryOptOutOut,
                summary="Whether the student is opted out of directory information (the family; stewards)",
                responses={404: {"description": "Not a student of yours"}})
-async def get_status(state_student_id: StudentId, session: DbSession, principal: CurrentPrincipal,
+async def get_status(state_student_id: StudentId, session: DbSession, principal: ClearedPrincipal,
                      response: Response) -> DirectoryOptOutOut:
     response.headers.update(NO_STORE)
     return _out(state_student_id, await rules.status(session, principal, state_student_id))

@@ -18,7 +18,7 @@ from services.disclosure.schemas import (
     StudentDisclosureList,
     StudentDisclosureOut,
 )
-from shared.deps import CurrentPrincipal, DbSession
+from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession
 from shared.schemas import MAX_INT32
 
 log = APIRouter(prefix="/disclosure/v1", tags=["disclosure log"])
@@ -88,7 +88,7 @@ async def get_disclosure(seq: Annotated[int, Path(ge=1)], session: DbSession, pr
 @log.get("/students/{state_student_id}/disclosures", response_model=StudentDisclosureList,
          summary="Disclosures of a student's record (the parent or eligible student; state data stewards)",
          responses={404: {"description": "Not a student of yours"}})
-async def student_disclosures(state_student_id: StudentId, session: DbSession, principal: CurrentPrincipal,
+async def student_disclosures(state_student_id: StudentId, session: DbSession, principal: ClearedPrincipal,
                               response: Response, after_seq: AfterSeq = 0, limit: Limit = 100) -> StudentDisclosureList:
     """FERPA 34 CFR 99.32(c): the parent or eligible student may inspect the record of disclosures
     of the student's education record: who received which fields, when, on what basis and why."""

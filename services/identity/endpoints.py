@@ -209,6 +209,12 @@ def _require_account_admin(principal: Principal) -> None:
         raise Forbidden("Only a state data administrator manages accounts.")
 
 
+def _require_account_admin_or_security_manager(principal: Principal) -> None:
+    """Suspending a compromised account or client is also the IT security manager's (Utah plan 6)."""
+    if principal.role not in ACCOUNT_ADMIN_ROLES | {"security_manager"}:
+        raise Forbidden("Only a state data administrator or the IT security manager disables accounts.")
+
+
 @accounts.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 async def create_user(body: UserCreate, session: DbSession, state: State, principal: CurrentPrincipal):
     _require_account_admin(principal)
@@ -222,7 +228,7 @@ async def create_user(body: UserCreate, session: DbSession, state: State, princi
 
 @accounts.post("/users/{user_id}/disable", response_model=UserOut)
 async def disable_user(user_id: str, session: DbSession, state: State, principal: CurrentPrincipal):
-    _require_account_admin(principal)
+    _require_account_admin_or_security_manager(principal)
     return await AccountService(session, state.settings).disable_user(user_id)
 
 
@@ -249,5 +255,5 @@ async def create_client(body: ClientCreate, session: DbSession, state: State, pr
 
 @accounts.post("/clients/{client_id}/revoke", response_model=ClientOut)
 async def revoke_client(client_id: str, session: DbSession, state: State, principal: CurrentPrincipal):
-    _require_account_admin(principal)
+    _require_account_admin_or_security_manager(principal)
     return await AccountService(session, state.settings).revoke_client(client_id)

@@ -43,8 +43,9 @@ from services.identity.schemas import (
 )
 from services.identity.ssn import ssn_hash
 from services.identity.state_ids import StateStudentId
-from shared.deps import CurrentPrincipal, DbSession, ReadSession, State
+from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession, ReadSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent
+from shared.policy.access import lacks_clearance
 from shared.policy.principal import Principal
 from shared.policy.roles import UnknownRoleError, get_role
 
@@ -69,7 +70,7 @@ def _response(outcome: ResolveOutcome, principal: Principal) -> dict[str, Any]:
         state_student_id=outcome.state_id,
         review_id=outcome.review_id,
         explanation=outcome.explanation,
-        candidates=outcome.candidates if _is_level_one(principal) else [],
+        candidates=outcome.candidates if _is_level_one(principal) and not lacks_clearance(principal) else [],
     ).model_dump()
 
 
@@ -88,7 +89,7 @@ async def resolve_student(body: StudentResolveRequest, session: DbSession, state
 
 @reviews.get("", response_model=ReviewPage, summary="Near matches waiting for a data steward")
 async def list_reviews(
-    session: DbSession, state: State, principal: CurrentPrincipal, response: Response,
+    session: DbSession, state: State, principal: ClearedPrincipal, response: Response,
     status: Annotated[str | None, Query(pattern="^(open|same_person|different_persons)$")] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
@@ -100,7 +101,7 @@ async def list_reviews(
 
 
 @reviews.get("/{review_id}", response_model=ReviewItemOut, summary="Both sides with the explanation")
-async def get_review(review_id: str, session: DbSession, state: State, principal: CurrentPrincipal,
+async def get_review(review_id: str, session: DbSession, state: State, principal: ClearedPrincipal,
                      response: Response) -> Any:
     require_data_steward(principal)
     response.headers["Cache-Control"] = NO_STORE
@@ -109,7 +110,7 @@ async def get_review(review_id: str, session: DbSession, state: State, principal
 
 @reviews.post("/{review_id}/decision", response_model=ReviewItemOut, summary="Decide: same person or not")
 async def decide_review(review_id: str, body: ReviewDecision, session: DbSession, state: State,
-                        principal: CurrentPrincipal) -> Any:
+                        principal: ClearedPrincipal) -> Any:
     require_data_steward(principal)
     if (body.decision == "same_person") != (body.same_as is not None):
         raise UnprocessableContent(
@@ -282,7 +283,7 @@ async def get_batch(batch_id: str, session: DbSession, state: State, principal: 
 @students.post("/students/search", response_model=LocatorResults,
                summary="Student locator: find a state ID by name and birth date (level 4, logged)")
 async def locate_students(body: LocatorSearch, session: DbSession, state: State,
-                          principal: CurrentPrincipal, response: Response) -> dict[str, Any]:
+                          principal: ClearedPrincipal, response: Response) -> dict[str, Any]:
     facts = PersonFacts(first_name=body.first_name, middle_name=body.middle_name, last_name=body.last_name,
                         birth_date=body.birth_date, sex=body.sex, guardian_names=tuple(body.guardian_names))
     results = await Locator(session, state.settings).search(principal, facts, sorted(body.model_fields_set))
@@ -293,7 +294,7 @@ async def locate_students(body: LocatorSearch, session: DbSession, state: State,
 @students.get("/students/{state_student_id}", response_model=LocatorCard,
               summary="Locator fields of one student (a retired ID answers with its survivor)")
 async def view_student(state_student_id: StateStudentId, session: DbSession, state: State,
-                       principal: CurrentPrincipal, response: Response) -> dict[str, Any]:
+                       principal: ClearedPrincipal, response: Response) -> dict[str, Any]:
     card = await Locator(session, state.settings).view(principal, state_student_id)
     response.headers["Cache-Control"] = NO_STORE
     return card

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity import second_factor
+from services.identity import clearance, second_factor
 from services.identity.models import ClientApp, IssuedClientToken, RevokedToken, SigningKey, UserAccount
 from services.identity.repository import AccountRepository, KeyRepository, RevokedTokenRepository
 from shared.db import utcnow
@@ -397,6 +397,8 @@ class TokenService:
             school_ids=tuple(who.school_ids),
             staff_id=who.staff_id if is_user else None,
             student_ids=tuple(who.student_ids) if is_user else (),
+            # NDA and training (issue 9): judged at each token, so a recording counts from the next.
+            cleared_until=await clearance.token_clearance(self.session, self.settings, who) if is_user else None,
         )
         token, claims = issue_token(
             subject,

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from sqlalchemy import select
 
 from services.records.idempotency import remember, replay, request_hash
@@ -40,7 +40,7 @@ from services.records.service import (
 )
 from services.records.volume import ReadVolume
 from shared.audit import StagedChainer, append_many, chain_staged
-from shared.deps import CurrentPrincipal, DbSession, State
+from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent, problem_response
 from shared.policy.access import project, visible_fields, visible_staff_fields
 from shared.policy.dictionary import Entity
@@ -53,6 +53,7 @@ records = APIRouter(prefix="/records/v1", tags=["records"])
 
 NO_STORE = {"Cache-Control": "no-store"}
 AUDITOR_ROLES = frozenset({"state_data_admin"})  # level 1
+LOG_READER_ROLES = AUDITOR_ROLES | {"security_manager"}  # breach investigation (Utah plan 6)
 STUDENT_EXAMPLE = {
     "state_student_id": "4820175936", "district_id": "1001", "local_student_id": "S-0042",
     "demographics": {"first_name": "Ana", "last_name": "Lopez", "birth_date": "2014-03-09", "sex": "F"},
@@ -341,7 +342,7 @@ async def student_history(state_student_id: str, session: DbSession, state: Stat
 
 
 @records.get("/changes", summary="Students whose records changed after a change version (sync feed)")
-async def changes(session: DbSession, principal: CurrentPrincipal,
+async def changes(session: DbSession, principal: ClearedPrincipal,
                   min_change_version: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> Response:
     if reaches_by_grants_only(principal):
@@ -399,20 +400,38 @@ async def read_staff(staff_id: str, session: DbSession, principal: CurrentPrinci
 # --- the access log ------------------------------------------------------------------------------
 
 
-@records.get("/access-log", summary="Who read or wrote which records (level-1 auditors)")
+def _utc_bound(value: datetime) -> datetime:
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # year 1 east of Greenwich: no UTC equivalent
+        raise ValueError("is outside the range of representable UTC times") from None
+
+
+UtcBound = Annotated[IsoDateTime, AfterValidator(_utc_bound)]
+
+
+@records.get("/access-log", summary="Who read or wrote which records (level-1 auditors; the IT security manager)")
 async def access_log(session: DbSession, principal: CurrentPrincipal,
                      state_id: Annotated[str | None, Query(max_length=16)] = None,
                      actor: Annotated[str | None, Query(max_length=200)] = None,
+                     at_from: Annotated[UtcBound | None, Query(description="Entries at or after this time")] = None,
+                     at_to: Annotated[UtcBound | None, Query(description="Entries at or before this time")] = None,
                      after_seq: Annotated[int, Query(ge=0, le=MAX_INT32)] = 0,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
-    if principal.role not in AUDITOR_ROLES:
-        raise Forbidden("The access log is for level-1 auditors.")
+    """The security manager reads it to find what a compromised account touched (Utah plan 6):
+    field names and student IDs, never values. A time without a zone is UTC."""
+    if principal.role not in LOG_READER_ROLES:
+        raise Forbidden("The access log is for level-1 auditors and the IT security manager.")
     await chain_staged(session, RecordsAccessLogEntry)  # reads staged but not yet chained show too
     query = select(RecordsAccessLogEntry).where(RecordsAccessLogEntry.seq > after_seq)
     if state_id:
         query = query.where(RecordsAccessLogEntry.state_id == state_id)
     if actor:
         query = query.where(RecordsAccessLogEntry.actor == actor)
+    if at_from is not None:
+        query = query.where(RecordsAccessLogEntry.at >= at_from)
+    if at_to is not None:
+        query = query.where(RecordsAccessLogEntry.at <= at_to)
     entries = (await session.scalars(query.order_by(RecordsAccessLogEntry.seq).limit(limit))).all()
     return JSONResponse({"entries": [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                                       "request_id": e.request_id, "payload": json.loads(e.payload), "hash": e.hash}

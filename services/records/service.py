@@ -33,6 +33,7 @@ from services.records.models import (
     RecordSubject,
     Submission,
 )
+from services.records.organisations import directory_parents
 from services.records.repository import (
     ItemRow,
     ReadContext,
@@ -41,7 +42,12 @@ from services.records.repository import (
     assemble,
 )
 from services.records.sections import ID_FIELD, sections
-from services.records.validation import Problem, ValidatedRecord, validate_record
+from services.records.validation import (
+    Problem,
+    ValidatedRecord,
+    success_plan_problems,
+    validate_record,
+)
 from services.records.volume import ReadVolume
 from shared.audit import StagedChainer, append_many, stage_many
 from shared.db import new_uuids
@@ -139,6 +145,7 @@ class RecordWriter:
                 continue
             accepted.append((i, record))
             outcomes.append(RowOutcome(i, "pending", record.state_id))
+        accepted = await self._check_hierarchy(accepted, outcomes)
         statuses = await self.directory.check(entity, [r.state_id for _, r in accepted], district_id,
                                               self.authorization) if accepted else {}
         own: set[str] = set()
@@ -177,6 +184,28 @@ class RecordWriter:
         submission.accepted = sum(o.status in ("created", "updated", "unchanged") for o in outcomes)
         submission.rejected = len(rows) - submission.accepted
         return submission, outcomes
+
+    async def _check_hierarchy(self, accepted: list[tuple[int, ValidatedRecord]],
+                               outcomes: list[RowOutcome]) -> list[tuple[int, ValidatedRecord]]:
+        """A school the organisation directory knows must belong to the district an enrollment or a
+        staff assignment names, whoever submits; a school it does not know is accepted (the
+        directory may lag behind a district's SIS)."""
+        named = [(i, e) for i, r in accepted for e in r.elements
+                 if e.section in ("enrollment", "assignments") and e.data.get("school_id") and e.data.get("district_id")]
+        known = await directory_parents(self.session, {e.data["school_id"] for _, e in named}) if named else {}
+        refused: dict[int, list[Problem]] = {}
+        for i, element in named:
+            kind, parent = known.get(element.data["school_id"], (None, None))
+            if kind is not None and kind != "school":
+                refused.setdefault(i, []).append(Problem(f"{element.path}.school_id",
+                                                         "Is not a school in the organisation directory.", "not-a-school"))
+            elif kind == "school" and parent != element.data["district_id"]:
+                refused.setdefault(i, []).append(Problem(f"{element.path}.school_id", "Is a school of another "
+                                                         "district in the organisation directory.", "school-not-in-district"))
+        for i, problems in refused.items():
+            outcomes[i].status, outcomes[i].http_status = "rejected", 422
+            outcomes[i].errors = [p.as_dict() for p in problems]
+        return [(i, r) for i, r in accepted if i not in refused]
 
     def _check_row(self, record: ValidatedRecord, district_id: str | None) -> tuple[int, list[Problem]] | None:
         if self.principal.role in STATE_WRITERS:
@@ -217,6 +246,10 @@ class RecordWriter:
         enrollment_changed: set[str] = set()
         plans_changed: set[str] = set()
         for row, record in ready:
+            if refused := success_plan_problems(record, current.get(record.state_id, ())):  # needs the stored grade
+                outcomes[row].status, outcomes[row].http_status = "rejected", 422
+                outcomes[row].errors = [p.as_dict() for p in refused]
+                continue
             subject = subjects[record.state_id]
             was_new = subject.version == 0
             changed_sections: set[str] = set()

@@ -16,7 +16,7 @@ from services.reporting import definitions as defs
 from services.reporting import service
 from shared.deps import CurrentPrincipal, DbSession
 from shared.errors import Forbidden
-from shared.policy.access import row_scope
+from shared.policy.access import aggregate_scope
 from shared.policy.roles import load_roles
 
 reference = APIRouter(prefix="/reporting/v1", tags=["reference"])
@@ -118,7 +118,7 @@ async def aggregates(session: DbSession, principal: CurrentPrincipal, response: 
     response.headers["Cache-Control"] = "no-store"  # unsuppressed small cells
     m, dim, lvl = defs.measure(measure), defs.dimension(dimension), defs.level(level)
     role = load_roles().get(principal.role)
-    scope = row_scope(principal)
+    scope = aggregate_scope(principal)
     if role is None or role.aggregates_only or scope.kind not in ("all", "districts", "schools"):
         raise Forbidden("This role sees published (suppressed) reports only.")
     top = {"all": "state", "districts": "district", "schools": "school"}[scope.kind]

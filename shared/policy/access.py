@@ -13,6 +13,15 @@ never raise for such input, so a bad token cannot become a 500; only `roles.get_
 
 `today` defaults to `date.today()`: grants are judged on the day of the request, whatever day the
 facts were computed for.
+
+Clearance (issue 9; Utah plan 4 and 4.4): a person (kind "user") in a staff role that reaches
+students by role (row scope state, district, school, class sections, caseload, service provider,
+special education) needs a signed NDA and current privacy training, carried in the token as the
+last day they clear (`Principal.cleared_until`). Without it they get no student reach and no
+student fields, grants included, and only the open-records (level-4) staff fields: aggregates
+only, like the central office. Parents and eligible students (own records), researchers and
+vendors (their agreement or contract is their undertaking), directory recipients and machine
+clients need none.
 """
 
 from __future__ import annotations
@@ -96,7 +105,7 @@ def visible_fields(
 ) -> frozenset[str]:
     """Student field names the principal may receive for this student; empty if out of reach."""
     role, day = _role_of(principal), _day(today)
-    if role is None or day is None or not _facts_ok(facts):
+    if role is None or day is None or not _facts_ok(facts) or _uncleared(role, principal, day):
         return frozenset()
     fields = student_fields_for_role(role) if _role_reaches(role, principal, facts) else frozenset()
     for grant in _usable_grants(principal, role, day):
@@ -108,7 +117,7 @@ def visible_fields(
 def row_scope(principal: Principal, *, today: date | None = None) -> RowScope:
     """The filter selecting every student `can_reach_student` allows, for list queries."""
     role, day = _role_of(principal), _day(today)
-    if role is None or day is None:
+    if role is None or day is None or _uncleared(role, principal, day):
         return RowScope("none")
     grants = _usable_grants(principal, role, day)
     p = principal
@@ -136,17 +145,59 @@ def row_scope(principal: Principal, *, today: date | None = None) -> RowScope:
     return replace(scope, grants=grants)
 
 
-def visible_staff_fields(principal: Principal) -> frozenset[str]:
+def aggregate_scope(principal: Principal, *, today: date | None = None) -> RowScope:
+    """The students whose counts the principal's internal aggregates may cover: the role's reach
+    whether or not the person is cleared, since counts are not records (issue 9: without an NDA
+    and training, "aggregates only")."""
+    if not isinstance(principal, Principal):
+        return RowScope("none")
+    return row_scope(replace(principal, cleared_until=date.max), today=today)
+
+
+def visible_staff_fields(principal: Principal, *, today: date | None = None) -> frozenset[str]:
     """Staff field names the principal may receive. Staff data follows `staff_level` alone:
-    staff records are largely open records (MOSIS Sunshine Law, Maine FOAA); SSNs never."""
-    role = _role_of(principal)
-    if role is None:
+    staff records are largely open records (MOSIS Sunshine Law, Maine FOAA); SSNs never. A person
+    who lacks clearance sees the open-records (level-4) fields only, as the public does."""
+    role, day = _role_of(principal), _day(today)
+    if role is None or day is None:
         return frozenset()
+    level = 4 if _uncleared(role, principal, day) else role.staff_level
     return frozenset(
         spec.name
         for spec in load_data_dictionary().fields_for("staff")
-        if spec.level >= role.staff_level and not spec.never_returned
+        if spec.level >= level and not spec.never_returned
     )
+
+
+# Row scopes through which a role reaches students as the agency's or a district's staff.
+STAFF_REACH_SCOPES = frozenset(
+    {"state", "district", "school", "class_sections", "caseload", "service_provider", "special_education"}
+)
+
+
+def role_requires_clearance(role: Role, kind: str) -> bool:
+    """Whether a principal of this kind in this role needs a current NDA and training for PII."""
+    return kind == "user" and role.row_scope in STAFF_REACH_SCOPES and not role.directory_only
+
+
+def requires_clearance(principal: Principal) -> bool:
+    role = _role_of(principal)
+    return role is not None and role_requires_clearance(role, principal.kind)
+
+
+def lacks_clearance(principal: Principal, *, today: date | None = None) -> bool:
+    """True when the principal's role requires clearance and they are not cleared on `today`:
+    the services answer such a person's reads of student data with 403 "clearance required".
+    A malformed principal is False here: it reaches nothing anyway."""
+    role, day = _role_of(principal), _day(today)
+    return role is not None and day is not None and _uncleared(role, principal, day)
+
+
+def _uncleared(role: Role, principal: Principal, day: date) -> bool:
+    if not role_requires_clearance(role, principal.kind):
+        return False
+    until = principal.cleared_until
+    return not (isinstance(until, date) and not isinstance(until, datetime) and until >= day)
 
 
 @lru_cache(maxsize=64)
@@ -298,6 +349,7 @@ def _principal_ok(p: object) -> bool:
         and (p.staff_id is None or (isinstance(p.staff_id, str) and bool(p.staff_id)))
         and isinstance(p.grants, tuple)
         and all(_grant_ok(g) for g in p.grants)
+        and _plain_date(p.cleared_until)
     )
 
 

@@ -46,6 +46,11 @@ class Principal:
     student_ids: frozenset[str] = frozenset()  # parent / eligible student: their own records
     grants: tuple[AccessGrant, ...] = ()
     token_id: str | None = None
+    # The last day the person's NDA and privacy training clear them for student PII (issue 9;
+    # shared.policy.access.lacks_clearance); None: not cleared. The token verifier always sets it
+    # from the token (absent claim = None); principals made in code (probes, policy tests) are
+    # cleared unless told otherwise.
+    cleared_until: date | None = date.max
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -51,6 +52,9 @@ class TokenClaims(BaseModel):
     org: OrgScope = OrgScope()
     staff_id: str | None = None
     students: list[str] = Field(default_factory=list)
+    # People: the last day their NDA and privacy training clear them for student PII (issue 9).
+    # Absent: not cleared. Judged again at each token, so a recording counts from the next one.
+    cleared_until: date | None = None
 
     def to_principal(self) -> Principal:
         return Principal(
@@ -63,6 +67,7 @@ class TokenClaims(BaseModel):
             staff_id=self.staff_id,
             student_ids=frozenset(self.students),
             token_id=self.jti,
+            cleared_until=self.cleared_until,
         )
 
 
@@ -78,6 +83,7 @@ class TokenSubject:
     school_ids: tuple[str, ...] = ()
     staff_id: str | None = None
     student_ids: tuple[str, ...] = ()
+    cleared_until: date | None = None
 
 
 def issue_token(
@@ -108,8 +114,9 @@ def issue_token(
         ),
         staff_id=subject.staff_id,
         students=list(subject.student_ids),
+        cleared_until=subject.cleared_until,
     )
-    payload = claims.model_dump(exclude_none=True)
+    payload = claims.model_dump(mode="json", exclude_none=True)
     token = jwt.encode(payload, private_pem, algorithm=algorithm, headers={"kid": kid, "typ": "JWT"})
     return token, claims
 

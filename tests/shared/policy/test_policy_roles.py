@@ -34,6 +34,7 @@ REQUIRED = [
     ("parent", 2, "own_records"),
     ("eligible_student", 2, "own_records"),
     ("public", 4, "none"),
+    ("security_manager", 4, "none"),  # Utah 6: works breach reports from the logs
 ]
 
 
