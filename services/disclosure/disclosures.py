@@ -78,6 +78,12 @@ async def _check(session: AsyncSession, body: DisclosureIn, day: date) -> None:
     problems: list[dict[str, str]] = []
     if day > today():
         problems.append(problem("disclosed_on", "Must not be in the future."))
+    if not body.students and body.deidentified_records is None:
+        problems.append(problem("students", "Name every student disclosed (a de-identified release gives "
+                                "deidentified_records instead).", "missing"))
+    if body.students and body.deidentified_records is not None:
+        problems.append(problem("deidentified_records", "Is only for a de-identified release, which names no "
+                                "students."))
     if body.legal_basis in BASES_NEEDING_AGREEMENT and body.agreement_id is None:
         problems.append(problem("agreement_id", "Is required for this legal basis.", "missing"))
     if body.legal_basis in BASES_NEEDING_CONSENT and body.consent_id is None:
@@ -116,7 +122,8 @@ def _payload(body: DisclosureIn, day: date) -> dict[str, Any]:
     return {"party": body.party.model_dump(), "legal_basis": body.legal_basis, "purpose": body.purpose,
             "fields": unique(body.fields), "students": unique(body.students), "disclosed_on": day.isoformat(),
             "agreement_id": body.agreement_id, "consent_id": body.consent_id,
-            "data_request_id": body.data_request_id, "reference": body.reference}
+            "data_request_id": body.data_request_id, "reference": body.reference} | (
+            {} if body.deidentified_records is None else {"deidentified_records": body.deidentified_records})
 
 
 def _check_key(key: str | None) -> None:
@@ -177,7 +184,8 @@ def entry_view(entry: DisclosureLogEntry, *, with_students: bool = False) -> dic
             "student_count": len(body["students"]), "students": body["students"] if with_students else None,
             "disclosed_on": body["disclosed_on"], "agreement_id": body["agreement_id"],
             "consent_id": body["consent_id"], "data_request_id": body["data_request_id"],
-            "reference": body["reference"], "hash": entry.hash}
+            "reference": body["reference"], "deidentified_records": body.get("deidentified_records"),
+            "hash": entry.hash}
 
 
 def require_level_one(principal: Principal) -> None:

@@ -54,13 +54,16 @@ class DisclosureIn(RequestModel):
     legal_basis: LegalBasisCode
     purpose: Annotated[Text, Field(description="The legitimate interest or purpose (34 CFR 99.32(a)(3))")]
     fields: Fields
-    students: Annotated[list[StateStudentId], Field(min_length=1, max_length=MAX_STUDENTS,
-                                                     description="State student IDs disclosed")]
+    students: Annotated[list[StateStudentId], Field(max_length=MAX_STUDENTS, description=(
+        "State student IDs disclosed; empty only for a de-identified release (`deidentified_records`)"))]
     disclosed_on: date | None = Field(None, description="Defaults to today (UTC); never in the future")
     agreement_id: RefId | None = Field(None, description="Required for `studies` and `audit_evaluation`")
     consent_id: RefId | None = Field(None, description="Required for `written_consent`")
     data_request_id: RefId | None = None
     reference: Annotated[str | None, Field(max_length=500, description="The releasing system's own reference")] = None
+    deidentified_records: int | None = Field(None, ge=1, le=100_000_000, description=(
+        "A de-identified student-level release (reporting's extracts): how many records went out. "
+        "Its source holds no state IDs, so it names no students"))
 
 
 class DisclosureOut(ResponseModel):
@@ -78,6 +81,7 @@ class DisclosureOut(ResponseModel):
     consent_id: str | None = None
     data_request_id: str | None = None
     reference: str | None = None
+    deidentified_records: int | None = None
     hash: str
 
 
