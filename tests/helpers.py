@@ -46,6 +46,19 @@ async def bypass_append_only_logs(session: Any) -> None:
         await session.execute(text("SET LOCAL session_replication_role = replica"))
 
 
+class DisclosureLogDown(httpx.AsyncBaseTransport):
+    """A peer transport for fail-closed tests: disclosure answers everything but writing its log,
+    which cannot be reached."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/disclosure/v1/disclosures":
+            raise httpx.ConnectError("disclosure log down", request=request)
+        return await self.inner.handle_async_request(request)
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

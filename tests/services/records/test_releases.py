@@ -16,7 +16,7 @@ from services.disclosure.models import Agreement
 from services.records.models import RecordsAccessLogEntry
 from shared.disclosure_client import DisclosureClient
 from shared.security.service_auth import ServiceToken, service_client_secret
-from tests.helpers import TEST_PASSWORD, bearer, password_token
+from tests.helpers import TEST_PASSWORD, DisclosureLogDown, bearer, password_token
 from tests.services.records.conftest import STUDENTS, World, basic_record
 
 TODAY = datetime.now(UTC).date()
@@ -147,23 +147,13 @@ async def test_a_banned_party_is_refused_at_all_four_services(research: Research
     assert (await client.get("/records/v1/whoami", headers=world.sis)).status_code == 200
 
 
-class _LogDown(httpx.AsyncBaseTransport):
-    """Disclosure answers everything but writing the log, which cannot be reached."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path == "/disclosure/v1/disclosures":
-            raise httpx.ConnectError("disclosure log down", request=request)
-        return await self.inner.handle_async_request(request)
 
 
 async def test_a_release_that_cannot_be_logged_does_not_happen(research: Research, world: World, gateway, db) -> None:
     ana = world.students[0]
     await research.active_agreement([ana])
     records_state = gateway.apps["records"].state.slds
-    link_client = httpx.AsyncClient(base_url="http://slds.internal", transport=_LogDown(httpx.ASGITransport(gateway)))
+    link_client = httpx.AsyncClient(base_url="http://slds.internal", transport=DisclosureLogDown(httpx.ASGITransport(gateway)))
     records_state.disclosure_client = DisclosureClient(
         link_client, ServiceToken(records_state.identity, records_state.settings, "records"))
     async with db.sessionmaker() as session:

@@ -21,7 +21,7 @@ from services.records.models import RecordsAccessLogEntry
 from shared.calendar import BusinessCalendar
 from shared.disclosure_client import DisclosureClient
 from shared.security.service_auth import ServiceToken
-from tests.helpers import bearer, client_token, password_token
+from tests.helpers import DisclosureLogDown, bearer, client_token, password_token
 from tests.services.records.conftest import RESOLVE, World, basic_record, enrollment
 
 REQUESTS = "/records/v1/transfer-requests"
@@ -205,14 +205,6 @@ async def test_nothing_to_send_is_answered_without_a_disclosure(move: Move, worl
     assert log.json()["items"] == []
 
 
-class _LogDown(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path == "/disclosure/v1/disclosures":
-            raise httpx.ConnectError("disclosure log down", request=request)
-        return await self.inner.handle_async_request(request)
 
 
 async def test_an_answer_that_cannot_be_logged_is_not_stored(move: Move, world: World, gateway) -> None:
@@ -221,7 +213,7 @@ async def test_an_answer_that_cannot_be_logged_is_not_stored(move: Move, world: 
     move.set_today("2026-11-03")
     made = (await move.request({"state_student_id": ana})).json()
     records_state = gateway.apps["records"].state.slds
-    link = httpx.AsyncClient(base_url="http://slds.internal", transport=_LogDown(httpx.ASGITransport(gateway)))
+    link = httpx.AsyncClient(base_url="http://slds.internal", transport=DisclosureLogDown(httpx.ASGITransport(gateway)))
     records_state.disclosure_client = DisclosureClient(
         link, ServiceToken(records_state.identity, records_state.settings, "records"))
     try:

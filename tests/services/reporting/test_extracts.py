@@ -22,7 +22,7 @@ from services.reporting.extract_models import ExtractRelease
 from services.reporting.facts_model import StudentFact
 from shared.disclosure_client import DisclosureClient
 from shared.security.service_auth import ServiceToken
-from tests.helpers import bearer, password_token
+from tests.helpers import DisclosureLogDown, bearer, password_token
 from tests.services.reporting.conftest import STATE, YEAR
 
 EXTRACTS = "/reporting/v1/extracts"
@@ -229,22 +229,12 @@ async def test_no_students_in_the_population_is_404_naming_school_years(study: S
     assert missing.status_code == 404 and missing.json()["field"] == "body.school_years"
 
 
-class _LogDown(httpx.AsyncBaseTransport):
-    """Disclosure answers everything but writing the log, which cannot be reached."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path == "/disclosure/v1/disclosures":
-            raise httpx.ConnectError("disclosure log down", request=request)
-        return await self.inner.handle_async_request(request)
 
 
 async def test_disclosure_down_is_503_and_nothing_released(study: Study, gateway, db) -> None:
     agreement_id = await study.agreement()
     reporting = gateway.apps["reporting"].state.slds
-    link = httpx.AsyncClient(base_url="http://slds.internal", transport=_LogDown(httpx.ASGITransport(gateway)))
+    link = httpx.AsyncClient(base_url="http://slds.internal", transport=DisclosureLogDown(httpx.ASGITransport(gateway)))
     reporting.disclosure_client = DisclosureClient(link, ServiceToken(reporting.identity, reporting.settings,
                                                                       "reporting"))
     try:
