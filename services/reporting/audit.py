@@ -23,9 +23,13 @@ intervals are the LP relaxation's (a superset of the integer one: the audit may 
 cell whose integer interval is a little narrower; the counts behind it are exact).
 
 Speed: one LP per (cell, min|max) would cost ~2 ms of call overhead each. Cells are grouped into
-connected components (hidden cells linked by shared constraints); every target of a component
+connected components (hidden cells linked by shared constraints). A small component: every target
 gets its own copy of the component's constraints, and all the copies go to HiGHS as one
-block-diagonal LP (the blocks do not interact, so each copy reaches its own optimum).
+block-diagonal LP (the blocks do not interact, so each copy reaches its own optimum). A large one
+(PERSIST_MIN_VARS unknowns or more; a statewide table has one of thousands): the component is
+passed to HiGHS once through `highspy` and re-solved per target with only the objective changed,
+by the primal simplex from the previous optimal basis (still feasible: only costs moved), a few
+pivots instead of a copy per target. Either way the LP and its optimum are the same.
 """
 
 from __future__ import annotations
@@ -36,13 +40,16 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+import highspy
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse.csgraph import connected_components
 
 from services.reporting.suppression import (
     ALL,
     Cell,
+    Row,
     Table,
     complementary,
     hide_secondary,
@@ -51,6 +58,7 @@ from services.reporting.suppression import (
 
 INF = math.inf
 BATCH_VARS = 60_000  # variables per block-diagonal LP call
+PERSIST_MIN_VARS = 200  # from this block size on, one warm-started HiGHS model per block
 EXACT_RATE_MAX_VARS = 1_000  # above this, rate cells keep the (safe) held-fixed bound
 EXACT_MAX_VARS = 1_000  # above this, a school cell keeps its (safe) district-block bound
 
@@ -116,11 +124,21 @@ class AuditRefused(Exception):
         self.failures = failures
 
 
-def published_knowledge(table: Table, policy: dict[str, Any]) -> dict[str, Known]:
-    """What this release makes public about each cell (its displays and reason codes)."""
+def published_knowledge(table: Table, policy: dict[str, Any],
+                        cache: dict[str, tuple[str, Known]] | None = None) -> dict[str, Known]:
+    """What this release makes public about each cell (its displays and reason codes).
+
+    `cache` (cell id -> (reason, Known)) carries the answers from one protection round to the
+    next: a cell's knowledge depends only on its reason for a given table, and only the cells
+    hidden since change. The Known objects are shared, so callers replace them, never mutate."""
     small = (policy["small_subgroup_max_n"] + 1) if policy["method"] == "percent_bands" else policy["minimum_n"]
     out: dict[str, Known] = {}
     for cell in table.cells.values():
+        if cache is not None:
+            hit = cache.get(cell.id)
+            if hit is not None and hit[0] == cell.reason:
+                out[cell.id] = hit[1]
+                continue
         k = Known()
         if cell.reason == "no_students":
             k = Known(0, 0, 0, 0)
@@ -139,86 +157,135 @@ def published_knowledge(table: Table, policy: dict[str, Any]) -> dict[str, Known
         if table.kind == "count":
             k.x_lo, k.x_hi = 0, 0
         out[cell.id] = k
+        if cache is not None:
+            cache[cell.id] = (cell.reason, k)
     return out
 
 
+def _free_vars(table: Table, known: dict[str, Known], cap: float) -> int:
+    """How many unknowns `_Model` would have (its size), without building it."""
+    n = 0
+    rate = table.kind == "rate"
+    for cell in table.cells.values():
+        k = known[cell.id]
+        n += k.d_lo != min(k.d_hi, cap)
+        if rate:
+            n += k.x_lo != min(k.x_hi, k.d_hi, cap)
+    return n
+
+
+def _structure(table: Table) -> tuple[list[Cell], np.ndarray, np.ndarray, np.ndarray, int]:
+    """The table's additivity as arrays, once per table: (cells in order, and for every term of
+    every relation its relation, its cell's position and its coefficient: +1 part, -1 total)."""
+    cached = table.__dict__.get("_audit_structure")
+    if cached is None:
+        cells = list(table.cells.values())
+        pos = {key: i for i, key in enumerate(table.cells)}
+        rel, at, coef = [], [], []
+        constraints = table.constraints()
+        for j, (total, parts) in enumerate(constraints):
+            rel += [j] * (len(parts) + 1)
+            at += [pos[p] for p in parts] + [pos[total]]
+            coef += [1.0] * len(parts) + [-1.0]
+        cached = (cells, np.array(rel, dtype=np.int64), np.array(at, dtype=np.int64),
+                  np.array(coef), len(constraints))
+        table.__dict__["_audit_structure"] = cached
+    return cached
+
+
 class _Model:
-    """The linear system over the cells' unknowns (d, and x for rates) that are not pinned."""
+    """The linear system over the cells' unknowns (d, and x for rates) that are not pinned, built
+    with numpy: unknown i of cell c is slot c*P + p (P parts: d, or d and x); a pinned slot's
+    value moves to the right-hand side, and a relation left with no unknown is dropped."""
 
     def __init__(self, table: Table, known: dict[str, Known], cap: float) -> None:
         self.table, self.known = table, known
-        self.lb: list[float] = []
-        self.ub: list[float] = []
-        self.var: dict[tuple[str, str], int] = {}  # (cell id, "d"|"x") -> column
-        self.const: dict[tuple[str, str], float] = {}
-        self.eq: list[tuple[dict[int, float], float]] = []
-        self.ub_rows: list[tuple[dict[int, float], float]] = []
+        cells, rel, at, coef, nrel = _structure(table)
         rate = table.kind == "rate"
-        for cell in table.cells.values():
-            k = known[cell.id]
-            self._term(cell.id, "d", k.d_lo, min(k.d_hi, cap))
-            if rate:
-                self._term(cell.id, "x", k.x_lo, min(k.x_hi, k.d_hi, cap))
-                self._rate_rows(cell.id, k)
-        for total, parts in table.constraints():
-            for part in ("d", "x") if rate else ("d",):
-                self._sum_row(total, parts, part)
-
-    def _term(self, cid: str, part: str, lo: float, hi: float) -> None:
-        if lo == hi:
-            self.const[(cid, part)] = lo
+        parts = ("d", "x") if rate else ("d",)
+        n_parts = len(parts)
+        ks = [known[c.id] for c in cells]
+        d_lo = np.array([k.d_lo for k in ks], dtype=float)
+        d_hi_raw = np.array([k.d_hi for k in ks], dtype=float)
+        d_hi = np.minimum(d_hi_raw, cap)
+        if rate:
+            x_lo = np.array([k.x_lo for k in ks], dtype=float)
+            x_hi = np.minimum(np.minimum(np.array([k.x_hi for k in ks], dtype=float), d_hi_raw), cap)
+            lo = np.column_stack([d_lo, x_lo]).ravel()
+            hi = np.column_stack([d_hi, x_hi]).ravel()
         else:
-            self.var[(cid, part)] = len(self.lb)
-            self.lb.append(lo)
-            self.ub.append(hi)
+            lo, hi = d_lo, d_hi
+        free = lo != hi
+        col = np.full(len(lo), -1, dtype=np.int64)
+        col[free] = np.arange(int(free.sum()))
+        self.lb, self.ub = lo[free], hi[free]
+        self._slot_free, self._slot_col, self._slot_val = free, col, lo
+        self._pos = {c.id: i for i, c in enumerate(cells)}
+        self._parts = {p: i for i, p in enumerate(parts)}
+        # Relations, one copy per part.
+        r_rel = np.concatenate([rel * n_parts + p for p in range(n_parts)]) if len(rel) else rel
+        r_slot = np.concatenate([at * n_parts + p for p in range(n_parts)]) if len(at) else at
+        r_coef = np.tile(coef, n_parts)
+        self.a_eq, self.b_eq = self._rows(r_rel, r_slot, r_coef, nrel * n_parts)
+        if rate:
+            n = len(cells)
+            idx = np.arange(n)
+            r_lo = np.array([np.nan if k.r_lo is None else float(k.r_lo) for k in ks])
+            r_hi = np.array([np.nan if k.r_hi is None else float(k.r_hi) for k in ks])
+            d_free = d_lo != d_hi_raw  # with d pinned, the rate is already in x's bounds
+            with np.errstate(invalid="ignore"):
+                has_lo = d_free & (r_lo > 0)
+                has_hi = d_free & (r_hi < 1)
+            rows_rel, rows_slot, rows_coef = [], [], []
+            # x - d <= 0
+            rows_rel += [idx, idx]
+            rows_slot += [idx * 2 + 1, idx * 2]
+            rows_coef += [np.ones(n), -np.ones(n)]
+            base = n
+            for mask, cx, cd in ((has_lo, -1.0, r_lo), (has_hi, 1.0, -r_hi)):
+                sel = idx[mask]
+                rid = base + np.arange(len(sel))
+                rows_rel += [rid, rid]
+                rows_slot += [sel * 2 + 1, sel * 2]
+                rows_coef += [np.full(len(sel), cx), cd[sel]]
+                base += len(sel)
+            self.a_ub, self.b_ub = self._rows(np.concatenate(rows_rel), np.concatenate(rows_slot),
+                                              np.concatenate(rows_coef), base)
+        else:
+            self.a_ub, self.b_ub = sparse.csr_matrix((0, len(self.lb))), np.zeros(0)
 
-    def _linear(self, terms: list[tuple[str, str, float]]) -> tuple[dict[int, float], float]:
-        coefs: dict[int, float] = defaultdict(float)
-        constant = 0.0
-        for cid, part, coef in terms:
-            if (cid, part) in self.var:
-                coefs[self.var[(cid, part)]] += coef
-            else:
-                constant += coef * self.const[(cid, part)]
-        return dict(coefs), constant
+    def _rows(self, rel: np.ndarray, slot: np.ndarray, coef: np.ndarray,
+              nrows: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Rows sum(coef * slot) (= or <=) 0 over unknowns, pinned slots moved to the rhs."""
+        free = self._slot_free[slot]
+        rhs = -np.bincount(rel[~free], weights=coef[~free] * self._slot_val[slot[~free]], minlength=nrows)
+        has = np.bincount(rel[free], minlength=nrows) > 0
+        keep = np.flatnonzero(has)
+        new_row = np.full(nrows, -1, dtype=np.int64)
+        new_row[keep] = np.arange(len(keep))
+        a = sparse.csr_matrix((coef[free], (new_row[rel[free]], self._slot_col[slot[free]])),
+                              shape=(len(keep), len(self.lb)))
+        return a, rhs[keep] + 0.0
 
-    def _rate_rows(self, cid: str, k: Known) -> None:
-        rows = [[(cid, "x", 1.0), (cid, "d", -1.0)]]  # x <= d
-        if k.d_lo != k.d_hi:  # with d pinned, the rate is already in x's bounds
-            if k.r_lo is not None and k.r_lo > 0:
-                rows.append([(cid, "x", -1.0), (cid, "d", float(k.r_lo))])
-            if k.r_hi is not None and k.r_hi < 1:
-                rows.append([(cid, "x", 1.0), (cid, "d", -float(k.r_hi))])
-        for terms in rows:
-            coefs, constant = self._linear(terms)
-            if coefs:
-                self.ub_rows.append((coefs, -constant))
+    def col(self, cid: str, part: str) -> int | None:
+        slot = self._pos[cid] * len(self._parts) + self._parts[part]
+        return int(self._slot_col[slot]) if self._slot_free[slot] else None
 
-    def _sum_row(self, total: tuple[str, str], parts: list[tuple[str, str]], part: str) -> None:
-        terms = [(self.table.cells[p].id, part, 1.0) for p in parts]
-        terms.append((self.table.cells[total].id, part, -1.0))
-        coefs, constant = self._linear(terms)
-        if coefs:
-            self.eq.append((coefs, -constant))
+    def value(self, cid: str, part: str) -> float:
+        """A pinned unknown's value."""
+        return float(self._slot_val[self._pos[cid] * len(self._parts) + self._parts[part]])
 
-    def components(self) -> list[list[int]]:
-        parent = list(range(len(self.lb)))
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-        for coefs, _ in self.eq + self.ub_rows:
-            cols = list(coefs)
-            for c in cols[1:]:
-                a, b = find(cols[0]), find(c)
-                if a != b:
-                    parent[a] = b
-        groups: dict[int, list[int]] = defaultdict(list)
-        for i in range(len(self.lb)):
-            groups[find(i)].append(i)
-        return list(groups.values())
+    def components(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Component label of every column, of every equality row and of every inequality row
+        (columns linked by a shared row are in one component)."""
+        n, m_eq = len(self.lb), self.a_eq.shape[0]
+        a = sparse.vstack([self.a_eq, self.a_ub], format="csr")
+        m = a.shape[0]
+        # Bipartite graph: column nodes 0..n-1, row nodes n..n+m-1.
+        coo = a.tocoo()
+        graph = sparse.csr_matrix((np.ones(len(coo.row)), (coo.row + n, coo.col)), shape=(n + m, n + m))
+        _, labels = connected_components(graph, directed=False)
+        return labels[:n], labels[n:n + m_eq], labels[n + m_eq:]
 
 
 @dataclass
@@ -234,22 +301,34 @@ class _Block:
     ub: np.ndarray
 
 
-def _block(model: _Model, cols: list[int], rows_eq: list[int], rows_ub: list[int]) -> _Block:
-    local = {c: i for i, c in enumerate(cols)}
+def _blocks(model: _Model, col_label: np.ndarray, eq_label: np.ndarray, ub_label: np.ndarray,
+            wanted: list[int]) -> dict[int, _Block]:
+    """The components' systems: rows and columns sorted by component once, so each component is
+    a contiguous slice of the permuted matrices (taken without copying through scipy's indexing,
+    which costs more than the solve for the many small blocks)."""
+    c_perm = np.argsort(col_label, kind="stable")
+    c_sorted = col_label[c_perm]
 
-    def matrix(rows: list[tuple[dict[int, float], float]]) -> tuple[sparse.csr_matrix, np.ndarray]:
-        data, ri, ci, rhs = [], [], [], []
-        for r, (coefs, b) in enumerate(rows):
-            for c, v in coefs.items():
-                data.append(v)
-                ri.append(r)
-                ci.append(local[c])
-            rhs.append(b)
-        return sparse.csr_matrix((data, (ri, ci)), shape=(len(rows), len(cols))), np.array(rhs, dtype=float)
-    a_eq, b_eq = matrix([model.eq[i] for i in rows_eq])
-    a_ub, b_ub = matrix([model.ub_rows[i] for i in rows_ub])
-    return _Block(cols, a_eq, b_eq, a_ub, b_ub, np.array([model.lb[c] for c in cols], dtype=float),
-                  np.array([model.ub[c] for c in cols], dtype=float))
+    def permuted(a: sparse.csr_matrix, label: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+        r_perm = np.argsort(label, kind="stable")
+        return a[r_perm][:, c_perm].tocsr(), r_perm, label[r_perm]
+
+    eq, eq_perm, eq_sorted = permuted(model.a_eq, eq_label)
+    ub, ub_perm, ub_sorted = permuted(model.a_ub, ub_label)
+
+    def piece(a: sparse.csr_matrix, r0: int, r1: int, c0: int, c1: int) -> sparse.csr_matrix:
+        p0, p1 = a.indptr[r0], a.indptr[r1]
+        return sparse.csr_matrix((a.data[p0:p1], a.indices[p0:p1] - c0, a.indptr[r0:r1 + 1] - p0),
+                                 shape=(r1 - r0, c1 - c0))
+    out = {}
+    for ci in wanted:
+        c0, c1 = np.searchsorted(c_sorted, ci, "left"), np.searchsorted(c_sorted, ci, "right")
+        e0, e1 = np.searchsorted(eq_sorted, ci, "left"), np.searchsorted(eq_sorted, ci, "right")
+        u0, u1 = np.searchsorted(ub_sorted, ci, "left"), np.searchsorted(ub_sorted, ci, "right")
+        cols = c_perm[c0:c1]
+        out[ci] = _Block(cols, piece(eq, e0, e1, c0, c1), model.b_eq[eq_perm[e0:e1]],
+                         piece(ub, u0, u1, c0, c1), model.b_ub[ub_perm[u0:u1]], model.lb[cols], model.ub[cols])
+    return out
 
 
 @dataclass
@@ -292,21 +371,38 @@ def _copy(block: _Block, t: _Target) -> tuple[list[sparse.spmatrix], list[np.nda
             c, np.zeros(n + 1), np.full(n + 1, INF))
 
 
+def _block_diag(mats: list[sparse.csr_matrix], widths: list[int]) -> sparse.csr_matrix:
+    """scipy's block_diag, without its per-block conversions (thousands of small blocks)."""
+    data, rows, cols = [], [], []
+    r0 = c0 = 0
+    for m, w in zip(mats, widths, strict=True):
+        m = m.tocsr()
+        counts = np.diff(m.indptr)
+        data.append(m.data)
+        rows.append(np.repeat(np.arange(r0, r0 + m.shape[0]), counts))
+        cols.append(m.indices + c0)
+        r0 += m.shape[0]
+        c0 += w
+    if not data:
+        return sparse.csr_matrix((0, c0))
+    return sparse.csr_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, c0))
+
+
 def _solve_batch(jobs: list[tuple[_Block, _Target]]) -> list[float]:
     """Optimum of each (block, target) copy, all in one block-diagonal LP."""
     eqs, beqs, ubs, bubs, cs, lbs, ubounds = [], [], [], [], [], [], []
     for block, t in jobs:
         a_eq, b_eq, a_ub, b_ub, c, lb, ub = _copy(block, t)
-        eqs.append(sparse.vstack(a_eq) if a_eq else None)
-        beqs.append(np.concatenate(b_eq))
-        ubs.append(sparse.vstack(a_ub))
-        bubs.append(np.concatenate(b_ub))
+        eqs.append(a_eq[0] if len(a_eq) == 1 else sparse.vstack(a_eq))
+        beqs.append(b_eq[0] if len(b_eq) == 1 else np.concatenate(b_eq))
+        ubs.append(a_ub[0] if len(a_ub) == 1 else sparse.vstack(a_ub))
+        bubs.append(b_ub[0] if len(b_ub) == 1 else np.concatenate(b_ub))
         cs.append(c)
         lbs.append(lb)
         ubounds.append(ub)
     c = np.concatenate(cs)
-    a_eq = sparse.block_diag(eqs, format="csr")
-    a_ub = sparse.block_diag(ubs, format="csr")
+    a_eq = _block_diag(eqs, [len(ci) for ci in cs])
+    a_ub = _block_diag(ubs, [len(ci) for ci in cs])
     kwargs: dict[str, Any] = {}
     if a_eq.shape[0]:
         kwargs.update(A_eq=a_eq, b_eq=np.concatenate(beqs))
@@ -320,6 +416,46 @@ def _solve_batch(jobs: list[tuple[_Block, _Target]]) -> list[float]:
     for (_block_, t), ci in zip(jobs, cs, strict=True):
         out.append(float(ci @ res.x[offset:offset + len(ci)]) * t.sense)
         offset += len(ci)
+    return out
+
+
+def _solve_persistent(block: _Block, targets: list[_Target]) -> list[float]:
+    """Optimum of each linear target over one block: the model is passed to HiGHS once and only
+    the objective changes between targets, so each solve starts from the previous optimal basis
+    (still primal feasible: only the costs moved) instead of from scratch. Same LP, same exact
+    optimum as `_solve_batch`; what changes is the work per target (a few pivots, not a rebuild)."""
+    # The solver class itself: highspy.Highs wraps it with a banner on stdout and interrupt
+    # callbacks checked during the solve, neither of which a service wants.
+    h = highspy._core._Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")  # keep the basis between solves
+    h.setOptionValue("simplex_strategy", 4)  # primal: a new objective leaves the basis primal feasible
+    n = len(block.cols)
+    a = sparse.vstack([block.a_eq, block.a_ub], format="csc")
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, a.shape[0]
+    lp.col_cost_ = np.zeros(n)
+    lp.col_lower_, lp.col_upper_ = block.lb, block.ub
+    lp.row_lower_ = np.concatenate([block.b_eq, np.full(len(block.b_ub), -highspy.kHighsInf)])
+    lp.row_upper_ = np.concatenate([block.b_eq, block.b_ub])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    h.passModel(lp)
+    out = []
+    previous = None
+    for t in targets:
+        if previous is not None:
+            h.changeColCost(previous, 0.0)
+        h.changeColCost(t.col, float(t.sense))
+        previous = t.col
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            # Should not happen (the LP is bounded and feasible); solve it from scratch rather
+            # than trust a warm start that went wrong, and start the next one afresh too.
+            out.append(_solve_batch([(block, t)])[0])
+            h.clearSolver()
+            continue
+        out.append(float(h.getInfo().objective_function_value) * t.sense)
     return out
 
 
@@ -454,7 +590,7 @@ def intervals(table: Table, known: dict[str, Known], targets: list[Cell], enough
         first, lps = _staged(table, fixed, targets, enough, state_total, exact_for, bounded)
         out = {cid: iv for cid, iv in first.items() if enough(iv)}
         targets = [c for c in targets if c.id not in out]
-        model_size = len(_Model(table, known, cap=state_total).lb) if targets else 0
+        model_size = _free_vars(table, known, state_total) if targets else 0
         if model_size > EXACT_RATE_MAX_VARS:
             # Too large to solve exactly in time: keep the held-fixed bound. It is narrower than
             # the attacker's true interval, so at worst more cells get protected than needed.
@@ -496,8 +632,8 @@ def _staged(table: Table, known: dict[str, Known], targets: list[Cell], enough: 
             blocks[row.parent].append(cell)
     out = dict(screened)
     lps = 0
-    problems = [(*_parent_block(table, known, parent), cells) for parent, cells in blocks.items()]
-    ivs, n = _exact_many(problems, state_total)
+    ivs, n = _exact(*_parent_blocks(table, known, list(blocks)), [c for cells in blocks.values() for c in cells],
+                    state_total) if blocks else ({}, 0)
     lps += n
     confirm = None
     for cid, iv in ivs.items():
@@ -505,7 +641,7 @@ def _staged(table: Table, known: dict[str, Known], targets: list[Cell], enough: 
             out[cid] = iv
             continue
         if confirm is None:
-            confirm = len(_Model(table, known, cap=state_total).lb) <= EXACT_MAX_VARS
+            confirm = _free_vars(table, known, state_total) <= EXACT_MAX_VARS
         if confirm or cid in exact_for:
             upper.append(table.cells[tuple(cid.rsplit("/", 1))])  # judge it exactly
         else:
@@ -519,16 +655,28 @@ def _staged(table: Table, known: dict[str, Known], targets: list[Cell], enough: 
     return out | ivs, lps + n
 
 
-def _parent_block(table: Table, known: dict[str, Known], parent: str) -> tuple[Table, dict[str, Known]]:
-    kids = [r for r in table.rows.values() if r.parent == parent]
-    top = table.rows[parent]
-    rows = {parent: type(top)(top.id, top.level, top.unit, None)} | {r.id: r for r in kids}
-    cells = {k: c for k, c in table.cells.items() if k[0] in rows}
+def _parent_blocks(table: Table, known: dict[str, Known],
+                   parents: list[str]) -> tuple[Table, dict[str, Known]]:
+    """Every parent's block (the parent row held at its true values, and its child rows) as one
+    table: the blocks share no unknown, so each is still its own component, and the model and
+    the LP are built once for all of them instead of once per parent."""
+    wanted = set(parents)
+    kids: dict[str, list[Row]] = defaultdict(list)
+    for r in table.rows.values():
+        if r.parent in wanted:
+            kids[r.parent].append(r)
+    rows: dict[str, Row] = {}
+    for parent in parents:
+        top = table.rows[parent]
+        rows[parent] = Row(top.id, top.level, top.unit, None)
+        rows.update((r.id, r) for r in kids[parent])
+    cells = {(r, c): table.cells[(r, c)] for r in rows for c in table.cols}
     sub_known = {c.id: known[c.id] for c in cells.values()}
-    for c in table.cols:
-        cell = table.cells[(parent, c)]
-        x = cell.x or 0
-        sub_known[cell.id] = Known(cell.d, cell.d, x, x)  # held at its true value
+    for parent in parents:
+        for c in table.cols:
+            cell = table.cells[(parent, c)]
+            x = cell.x or 0
+            sub_known[cell.id] = Known(cell.d, cell.d, x, x)  # held at its true value
     return Table(table.kind, rows, table.cols, cells), sub_known
 
 
@@ -546,15 +694,29 @@ def _exact_many(problems: list[tuple[Table, dict[str, Known], list[Cell]]],
     for table, known, targets in problems:
         if targets:
             jobs += _jobs(table, known, targets, state_total, out)
-    values: list[float] = []
+    values: list[float] = [0.0] * len(jobs)
     lps = 0
+    # A large block with linear targets: one HiGHS model, re-solved per target from the last basis.
+    by_block: dict[int, list[int]] = defaultdict(list)
+    for i, (block, t) in enumerate(jobs):
+        if t.kind != "rate" and len(block.cols) >= PERSIST_MIN_VARS:
+            by_block[id(block)].append(i)
+    for idx in by_block.values():
+        block = jobs[idx[0]][0]
+        idx.sort(key=lambda i: jobs[i][1].sense)  # every max, then every min: neighbouring optima
+        for i, v in zip(idx, _solve_persistent(block, [jobs[i][1] for i in idx]), strict=True):
+            values[i] = v
+        lps += len(idx)
+    persistent = {i for idx in by_block.values() for i in idx}
+    rest = [i for i in range(len(jobs)) if i not in persistent]
     start = 0
-    while start < len(jobs):
+    while start < len(rest):
         size, end = 0, start
-        while end < len(jobs) and (end == start or size + len(jobs[end][0].cols) + 1 <= BATCH_VARS):
-            size += len(jobs[end][0].cols) + 1
+        while end < len(rest) and (end == start or size + len(jobs[rest[end]][0].cols) + 1 <= BATCH_VARS):
+            size += len(jobs[rest[end]][0].cols) + 1
             end += 1
-        values += _solve_batch(jobs[start:end])
+        for i, v in zip(rest[start:end], _solve_batch([jobs[i] for i in rest[start:end]]), strict=True):
+            values[i] = v
         lps += 1
         start = end
     for (block, t), v in zip(jobs, values, strict=True):
@@ -577,45 +739,41 @@ def _jobs(table: Table, known: dict[str, Known], targets: list[Cell], state_tota
           out: dict[str, Interval]) -> list[tuple[_Block, _Target]]:
     """The LP copies (min and max) each target needs; targets with nothing unknown go to `out`."""
     model = _Model(table, known, cap=state_total)
-    comps = model.components()
-    comp_of = {col: i for i, comp in enumerate(comps) for col in comp}
-    rows_eq: dict[int, list[int]] = defaultdict(list)
-    rows_ub: dict[int, list[int]] = defaultdict(list)
-    for i, (coefs, _) in enumerate(model.eq):
-        rows_eq[comp_of[next(iter(coefs))]].append(i)
-    for i, (coefs, _) in enumerate(model.ub_rows):
-        rows_ub[comp_of[next(iter(coefs))]].append(i)
+    col_label, eq_label, ub_label = model.components()
 
     by_comp: dict[int, list[tuple[Cell, str]]] = defaultdict(list)
     for cell in targets:
         k = known[cell.id]
-        dv, xv = model.var.get((cell.id, "d")), model.var.get((cell.id, "x"))
+        dv = model.col(cell.id, "d")
+        xv = model.col(cell.id, "x") if table.kind == "rate" else None
         if table.kind == "count":
             if dv is None:
                 out[cell.id] = Interval(cell.id, "count", k.d_lo, k.d_lo)
             else:
-                by_comp[comp_of[dv]].append((cell, "count"))
+                by_comp[int(col_label[dv])].append((cell, "count"))
         elif dv is None and xv is None:
-            d = model.const[(cell.id, "d")]
-            r = model.const[(cell.id, "x")] / d if d else 0.0
+            d = model.value(cell.id, "d")
+            r = model.value(cell.id, "x") / d if d else 0.0
             out[cell.id] = Interval(cell.id, "rate", r, r)
         else:
-            by_comp[comp_of[dv if dv is not None else xv]].append((cell, "rate"))
+            by_comp[int(col_label[dv if dv is not None else xv])].append((cell, "rate"))
 
     jobs: list[tuple[_Block, _Target]] = []
+    blocks = _blocks(model, col_label, eq_label, ub_label, list(by_comp))
     for ci, items in by_comp.items():
-        block = _block(model, comps[ci], rows_eq[ci], rows_ub[ci])
-        local = {c: i for i, c in enumerate(block.cols)}
+        block = blocks[ci]
+        local = {int(c): i for i, c in enumerate(block.cols)}
         for cell, kind in items:
-            dv, xv = model.var.get((cell.id, "d")), model.var.get((cell.id, "x"))
+            dv = model.col(cell.id, "d")
+            xv = model.col(cell.id, "x") if table.kind == "rate" else None
             for sense in (1, -1):
                 if kind == "count":
                     t = _Target(cell.id, "count", sense, local[dv])
                 elif dv is None:
-                    t = _Target(cell.id, "scaled", sense, local[xv], d_const=model.const[(cell.id, "d")])
+                    t = _Target(cell.id, "scaled", sense, local[xv], d_const=model.value(cell.id, "d"))
                 else:
                     t = _Target(cell.id, "rate", sense, None if xv is None else local[xv],
-                                d_col=local[dv], x_const=model.const.get((cell.id, "x"), 0.0))
+                                d_col=local[dv], x_const=0.0 if xv is not None else model.value(cell.id, "x"))
                 jobs.append((block, t))
     return jobs
 
@@ -639,11 +797,12 @@ def _ledger_interval(table: Table, cell: Cell, k: Known) -> Interval | None:
 
 def audit(table: Table, policy: dict[str, Any], earlier: dict[str, Known] | None = None,
           *, skip: set[str] | frozenset[str] = frozenset(),
-          exact_for: set[str] | frozenset[str] = frozenset()) -> AuditResult:
+          exact_for: set[str] | frozenset[str] = frozenset(),
+          knowledge_cache: dict[str, tuple[str, Known]] | None = None) -> AuditResult:
     """Intervals of every hidden cell (but those in `skip`), and the cells whose interval is
     too narrow."""
     rule = policy["audit"]
-    known = published_knowledge(table, policy)
+    known = published_knowledge(table, policy, knowledge_cache)
     exempt: list[str] = []
     for cid, k in (earlier or {}).items():
         if cid in known:
@@ -739,8 +898,10 @@ def protect(table: Table, policy: dict[str, Any], earlier: dict[str, Known] | No
     exempt: list[str] = []
     exact_for: set[str] = set()
     block_tried: set[str] = set()
+    knowledge_cache: dict[str, tuple[str, Known]] = {}
     for round_no in range(1, max_rounds + 1):
-        result = audit(table, policy, earlier, skip=set(proven) | set(exempt), exact_for=exact_for)
+        result = audit(table, policy, earlier, skip=set(proven) | set(exempt), exact_for=exact_for,
+                       knowledge_cache=knowledge_cache)
         failing = {f["cell"] for f in result.failures}
         proven.update({cid: iv for cid, iv in result.intervals.items() if cid not in failing})
         exempt += result.exempt

@@ -18,6 +18,7 @@ from services.reporting.audit import AuditRefused, Known, protect, published_kno
 from services.reporting.facts_model import StudentFact
 from services.reporting.models import ReleaseLedgerCell, ReportRelease
 from services.reporting.suppression import ALL, Cell, Row, Table, suppress
+from shared.db import copy_rows
 from shared.errors import NotFound, SLDSError
 from shared.policy.access import RowScope
 
@@ -221,8 +222,9 @@ async def publish(session: AsyncSession, *, measure_code: str, level: str, dimen
     knowledge = published_knowledge(table, policy)
     ledger = [{"release_id": release.id, "cell_id": cid, "population_key": pop_key,
                "measure": measure_code, "known": k.as_dict()} for cid, k in knowledge.items()]
-    for start in range(0, len(ledger), 5000):  # one multi-row INSERT per chunk, not per cell
-        await session.execute(ReleaseLedgerCell.__table__.insert(), ledger[start:start + 5000])
+    if not await copy_rows(session, ReleaseLedgerCell.__table__, ledger):  # PostgreSQL: one COPY
+        for start in range(0, len(ledger), 5000):  # elsewhere one multi-row INSERT per chunk, not per cell
+            await session.execute(ReleaseLedgerCell.__table__.insert(), ledger[start:start + 5000])
     return release
 
 

@@ -25,6 +25,8 @@ boundary: "10 or fewer" wins over "10 or more but less than 20", so n = 10 shows
 
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -47,10 +49,10 @@ class Cell:
     n: int | None = None  # published denominator, when the policy reports counts
     rate_lo: Fraction | None = None  # published rate as the interval it stands for, [lo, hi]
     rate_hi: Fraction | None = None
+    id: str = field(init=False, repr=False, compare=False, default="")  # "row/col", set once: hot in the audit
 
-    @property
-    def id(self) -> str:
-        return f"{self.row}/{self.col}"
+    def __post_init__(self) -> None:
+        self.id = f"{self.row}/{self.col}"
 
 
 @dataclass
@@ -69,7 +71,14 @@ class Table:
     cells: dict[tuple[str, str], Cell]
 
     def constraints(self) -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
-        """(total cell, the cells that add up to it): rows, then each parent's children by column."""
+        """(total cell, the cells that add up to it): rows, then each parent's children by column.
+        Computed once per table (its rows and columns do not change; suppression only hides)."""
+        cached = self.__dict__.get("_constraints")
+        if cached is None:
+            cached = self.__dict__["_constraints"] = self._build_constraints()
+        return cached
+
+    def _build_constraints(self) -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
         out = []
         subgroups = [c for c in self.cols if c != ALL]
         if subgroups:
@@ -178,21 +187,52 @@ def complementary(table: Table, policy: dict[str, Any], *, avoid: set[str] = fro
     many cells it hid."""
     hidden = 0
     constraints = table.constraints()
-    changed = True
-    while changed:
-        changed = False
-        for total, parts in constraints:
-            members = [table.cells[k] for k in (total, *parts)]
-            concealed = [c for c in members if c.hidden]
-            if len(concealed) != 1:
+    members, relations_of = _membership(table)
+    count = [sum(c.hidden for c in cells) for cells in members]
+    # Passes over the relations in order, as long as one hides something; a pass visits only the
+    # relations with exactly one hidden member (those that reach one during the pass are visited
+    # in it when they come later, else in the next pass), instead of every relation of the state.
+    pending = [j for j, n in enumerate(count) if n == 1]
+    while pending:
+        heap = pending
+        heapq.heapify(heap)
+        pending = []
+        queued = set(heap)
+        nxt: set[int] = set()
+        while heap:
+            j = heapq.heappop(heap)
+            if count[j] != 1:
                 continue
+            total, parts = constraints[j]
             pick = pick_partner(table, total, parts, avoid)
             if pick is None:
                 continue  # nothing left to hide here; the audit will judge (and may refuse)
-            hide_secondary(table, policy, pick, concealed[0].id)
+            concealed = next(c for c in members[j] if c.hidden)
+            hide_secondary(table, policy, pick, concealed.id)
             hidden += 1
-            changed = True
+            for k in relations_of[(pick.row, pick.col)]:
+                count[k] += 1
+                if count[k] == 1:
+                    if k > j and k not in queued:
+                        heapq.heappush(heap, k)
+                        queued.add(k)
+                    elif k < j:
+                        nxt.add(k)
+        pending = sorted(nxt)
     return hidden
+
+
+def _membership(table: Table) -> tuple[list[list[Cell]], dict[tuple[str, str], list[int]]]:
+    """Each relation's member cells, and the relations each cell is in (once per table)."""
+    cached = table.__dict__.get("_membership")
+    if cached is None:
+        members, relations_of = [], defaultdict(list)
+        for j, (total, parts) in enumerate(table.constraints()):
+            members.append([table.cells[k] for k in (total, *parts)])
+            for k in (total, *parts):
+                relations_of[k].append(j)
+        cached = table.__dict__["_membership"] = (members, dict(relations_of))
+    return cached
 
 
 def pick_partner(table: Table, total: tuple[str, str], parts: list[tuple[str, str]],

@@ -178,3 +178,116 @@ def test_cells_earlier_releases_already_disclosed_are_reported_not_refused() -> 
     suppress(table, MAINE)
     result = protect(table, MAINE, earlier)
     assert "school:s1/B" in result.exempt and result.failures == []
+
+
+def _state_table(kind: str, schools: int, seed: int):
+    """A state of `schools` schools in districts of ten, four subgroups of mixed sizes (many
+    small): big enough that its hidden cells link into components of hundreds of unknowns."""
+    import random
+
+    rng = random.Random(seed)
+    sizes = [0, 1, 2, 3, 5, 8, 12, 20, 40, 90, 150]
+    spec = {}
+    for s in range(schools):
+        cells = {}
+        for g in "ABCD":
+            d = rng.choice(sizes)
+            cells[g] = d if kind == "count" else (rng.randint(0, d), d)
+        spec[f"s{s}"] = (f"d{s // 10}", cells)
+    return make_table(kind, spec, list("ABCD"))
+
+
+def test_warm_started_solves_give_the_same_exact_intervals_as_fresh_ones(monkeypatch) -> None:
+    # Large components are solved on one HiGHS model re-optimised per target (warm start); the
+    # intervals must be exactly those of solving every target from scratch.
+    from services.reporting import audit as audit_module
+
+    table = _state_table("count", 120, seed=3)
+    suppress(table, MAINE)
+    known = published_knowledge(table, MAINE)
+    hidden = [c for c in table.cells.values() if c.hidden]
+    # This small state's components have tens of unknowns: lower the threshold so they take the
+    # warm path (the statewide table's components have thousands).
+    monkeypatch.setattr(audit_module, "PERSIST_MIN_VARS", 10)
+    assert sum(n >= 10 for n in _component_sizes(audit_module, table, known)) >= 5
+    warm, _ = intervals(table, known, hidden)
+    monkeypatch.setattr(audit_module, "PERSIST_MIN_VARS", 10**9)
+    fresh, _ = intervals(table, known, hidden)
+    assert {k: (v.lo, v.hi) for k, v in warm.items()} == {k: (v.lo, v.hi) for k, v in fresh.items()}
+    for cell in hidden:
+        assert warm[cell.id].lo <= cell.d <= warm[cell.id].hi
+
+
+def _component_sizes(audit_module, table, known):
+    model = audit_module._Model(table, known, cap=max(c.d for c in table.cells.values()))
+    labels, _, _ = model.components()
+    return [int(n) for n in __import__("numpy").bincount(labels)]
+
+
+@pytest.mark.parametrize(("kind", "schools"), [("count", 120), ("rate", 30)])
+def test_cheap_bounds_only_ever_lie_inside_the_exact_interval(kind: str, schools: int) -> None:
+    # The certificates and the held-fixed district blocks stand in for the exact LP when they
+    # prove a cell wide enough: each must be an inner bound (a set of tables consistent with the
+    # release), never wider than what the attacker can actually narrow the cell down to.
+    table = _state_table(kind, schools, seed=5)
+    suppress(table, MAINE)
+    known = published_knowledge(table, MAINE)
+    targets = [c for c in table.cells.values() if c.reason == "primary_small_n"]
+    rule = MAINE["audit"]
+    cheap, _ = intervals(table, known, targets,
+                         lambda iv: iv.width * (1 if iv.kind == "count" else 100)
+                         >= (rule["min_count_width"] if iv.kind == "count" else rule["min_rate_width"]))
+    exact, _ = intervals(table, known, targets)
+    assert cheap.keys() == exact.keys()
+    for cell in targets:
+        c, e = cheap[cell.id], exact[cell.id]
+        assert e.lo - 1e-9 <= c.lo and c.hi <= e.hi + 1e-9, cell.id
+        true = cell.d if kind == "count" else (cell.x or 0) / cell.d
+        assert c.lo - 1e-9 <= true <= c.hi + 1e-9, cell.id
+
+
+def test_protection_rounds_see_the_cells_hidden_since_the_last_round() -> None:
+    # protect() carries each cell's published knowledge from round to round; a cell hidden as a
+    # secondary in between must be treated as hidden (not as still published) by the next audit.
+    strict = MAINE | {"audit": {"min_count_width": 8, "min_rate_width": 20}}
+    table = make_table("count", {"s1": ("d1", {"A": 300, "B": 3, "C": 2}),
+                                 "s2": ("d1", {"A": 300, "B": 40, "C": 50})}, ["A", "B", "C"])
+    suppress(table, strict)
+    cache: dict = {}
+    first = published_knowledge(table, strict, cache)
+    protect(table, strict)  # hides more cells
+    again = published_knowledge(table, strict, cache)
+    assert again == published_knowledge(table, strict)
+    newly = [c for c in table.cells.values() if c.reason == "secondary" and first[c.id].d_lo == first[c.id].d_hi]
+    assert newly and all(again[c.id].d_lo != again[c.id].d_hi for c in newly)
+
+
+def test_a_warm_start_that_does_not_end_optimal_is_solved_again_from_scratch(monkeypatch) -> None:
+    # Should HiGHS ever stop a warm-started solve short of optimal, the target is solved from
+    # scratch: the interval is still the exact one, never a value read off an unfinished solve.
+    import types
+
+    import highspy
+
+    from services.reporting import audit as audit_module
+
+    class Flaky(highspy._core._Highs):
+        calls = 0
+
+        def getModelStatus(self):  # HiGHS spells it so
+            Flaky.calls += 1
+            return highspy.HighsModelStatus.kUnknown if Flaky.calls % 2 else super().getModelStatus()
+
+    shim = types.SimpleNamespace(**{k: getattr(highspy, k) for k in dir(highspy) if not k.startswith("__")})
+    shim._core = types.SimpleNamespace(_Highs=Flaky)
+    table = _state_table("count", 60, seed=7)
+    suppress(table, MAINE)
+    known = published_knowledge(table, MAINE)
+    hidden = [c for c in table.cells.values() if c.hidden]
+    monkeypatch.setattr(audit_module, "PERSIST_MIN_VARS", 10**9)
+    fresh, _ = intervals(table, known, hidden)
+    monkeypatch.setattr(audit_module, "PERSIST_MIN_VARS", 10)
+    monkeypatch.setattr(audit_module, "highspy", shim)
+    flaky, _ = intervals(table, known, hidden)
+    assert Flaky.calls > 4
+    assert {k: (v.lo, v.hi) for k, v in flaky.items()} == {k: (v.lo, v.hi) for k, v in fresh.items()}

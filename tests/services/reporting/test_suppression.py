@@ -78,3 +78,15 @@ def test_complementary_suppression_leaves_no_lone_hidden_cell() -> None:
     # The small cell's row partner is the smallest published sibling, not the school total.
     assert _cell(table, "school:s1", "B").reason == "secondary"
     assert _cell(table, "school:s1", "B").protects == ["school:s1/C"]
+
+
+def test_relations_are_unchanged_by_hiding_cells() -> None:
+    # The table's additivity is computed once and reused by every protection round: hiding
+    # cells changes which members are known, never the relations themselves.
+    table = make_table("count", {"s1": ("d1", {"A": 40, "B": 3}), "s2": ("d1", {"A": 30, "B": 20})}, ["A", "B"])
+    before = [(total, list(parts)) for total, parts in table.constraints()]
+    suppress(table, policy("maine_n10"))
+    assert any(c.hidden for c in table.cells.values())
+    assert [(total, list(parts)) for total, parts in table.constraints()] == before
+    assert ((("school:s1", "all"), [("school:s1", "A"), ("school:s1", "B")]) in before)
+    assert _cell(table, "school:s1", "B").id == "school:s1/B"
