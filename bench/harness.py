@@ -46,6 +46,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -380,10 +381,20 @@ def figures(results: dict[str, StepResult], sizes: dict[str, Any], quick: bool) 
     records = _load(results, "records") or {}
     reads = records.get("reads") or {}
     n_rec = f"{sizes['records_students']:,} students"
-    out.append(_figure("reads_per_second", f"projected reads GET /records/v1/students/{{id}} ({n_rec})",
-                       _get(reads, "slds", "reads_per_second"), "req/s", baseline=_get(reads, "bare", "reads_per_second"),
-                       baseline_label="bare FastAPI constant JSON", target=("ratio", ">=", 1 / 3, ">= 1/3 of bare"),
-                       source="bench.records"))
+    reads_figure = _figure("reads_per_second", f"projected reads GET /records/v1/students/{{id}} ({n_rec})",
+                           _get(reads, "slds", "reads_per_second"), "req/s",
+                           baseline=_get(reads, "bare", "reads_per_second"), baseline_label="bare FastAPI constant JSON",
+                           target=("ratio", ">=", 1 / 3, ">= 1/3 of bare and > 2,000 req/s"), source="bench.records")
+    if reads_figure.met is not None:
+        # Issue 5 reads "1/3 of bare, i.e. over 2,000 reads/s here": a ratio against a bare app that
+        # itself only got a few hundred requests/s says nothing (the Python load client was the
+        # bottleneck, not the servers), so both halves must hold, and without wrk it is not judged.
+        if (records.get("meta") or {}).get("load_generator") != "wrk":
+            reads_figure.met = None
+            reads_figure.target += " (not judged: load from the Python client, which saturates first; install wrk)"
+        else:
+            reads_figure.met = reads_figure.met and (reads_figure.value or 0) > 2000
+    out.append(reads_figure)
     out.append(_figure("reads_p95", f"projected reads p95 ({n_rec})", _get(reads, "slds", "p95_ms"), "ms",
                        baseline=_get(reads, "bare", "p95_ms"), baseline_label="bare FastAPI constant JSON",
                        source="bench.records"))
@@ -533,6 +544,11 @@ def main(argv: list[str] | None = None) -> int:
     steps, sizes = plan(args, run_dir, state_dir, url)
     results: dict[str, StepResult] = {}
     notes: list[str] = []
+    if not args.quick and not shutil.which("wrk"):
+        notes.append("wrk was not found, so the reads' load came from a Python client, which saturates at a few "
+                     "hundred requests/s before either server does: the reads figures are not judged "
+                     "(`apt-get install wrk`).")
+        print(f"# {notes[-1]}", flush=True)
     for index, step in enumerate(steps):
         remaining = deadline - time.perf_counter()
         step_seconds = step_budget(step.cap, [s.cap for s in steps[index + 1:]], remaining)
