@@ -432,7 +432,7 @@ def _solve_persistent(block: _Block, targets: list[_Target]) -> list[float]:
     h = highspy._core._Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("presolve", "off")  # keep the basis between solves
-    h.setOptionValue("simplex_strategy", 4)  # primal: a new objective leaves the basis primal feasible
+    h.setOptionValue("simplex_strategy", 1)  # dual from scratch for the first target, then primal
     n = len(block.cols)
     a = sparse.vstack([block.a_eq, block.a_ub], format="csc")
     lp = highspy.HighsLp()
@@ -445,13 +445,17 @@ def _solve_persistent(block: _Block, targets: list[_Target]) -> list[float]:
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
     h.passModel(lp)
     out = []
-    previous = None
+    previous = previous_run = None
     for t in targets:
         if previous is not None:
             h.changeColCost(previous, 0.0)
         h.changeColCost(t.col, float(t.sense))
         previous = t.col
         h.run()
+        if previous_run is None:
+            # A new objective leaves the optimal basis primal feasible: primal simplex from it.
+            h.setOptionValue("simplex_strategy", 4)
+        previous_run = t
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             # Should not happen (the LP is bounded and feasible); solve it from scratch rather
             # than trust a warm start that went wrong, and start the next one afresh too.

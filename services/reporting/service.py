@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import definitions as defs
@@ -171,6 +171,9 @@ async def aggregate_with_version(session: AsyncSession, measure: dict[str, Any],
                     func.max(StudentFact.refreshed_at), func.count())
              .where(StudentFact.school_year == school_year)
              .group_by(*group))
+    if session.bind.dialect.name == "postgresql":
+        # JIT-compiling this plan costs more (~80 ms at a million rows) than it saves.
+        await session.execute(text("SET LOCAL jit = off"))
     out, as_of, nrows = [], None, 0
     for row in (await session.execute(query)).all():
         nrows += int(row[-1])
