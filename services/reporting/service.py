@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.reporting import definitions as defs
 from services.reporting.audit import AuditRefused, Known, protect, published_knowledge
 from services.reporting.facts_model import StudentFact
-from services.reporting.models import ReleaseLedgerCell, ReportRelease
+from services.reporting.models import ReleaseLedger, ReportRelease
 from services.reporting.suppression import ALL, Cell, Row, Table, suppress
-from shared.db import copy_rows
 from shared.errors import NotFound, SLDSError
 from shared.policy.access import RowScope
 
@@ -197,12 +196,14 @@ async def earlier_knowledge(session: AsyncSession, pop_key: str, measure_code: s
     """What earlier releases of the population made public, per cell. A release of another
     measure over the same population shares its counts (denominators), not its numerators."""
     out: dict[str, Known] = {}
-    rows = await session.execute(select(ReleaseLedgerCell).where(ReleaseLedgerCell.population_key == pop_key))
-    for cell in rows.scalars():
-        k = Known.from_dict(cell.known)
-        if cell.measure != measure_code:
-            k = Known(k.d_lo, k.d_hi)
-        out[cell.cell_id] = out[cell.cell_id].merge(k) if cell.cell_id in out else k
+    rows = await session.execute(select(ReleaseLedger.measure, ReleaseLedger.cells)
+                                 .where(ReleaseLedger.population_key == pop_key))
+    for measure, cells in rows:
+        for cell_id, known in cells.items():
+            k = Known.from_dict(known)
+            if measure != measure_code:
+                k = Known(k.d_lo, k.d_hi)
+            out[cell_id] = out[cell_id].merge(k) if cell_id in out else k
     return out
 
 
@@ -251,14 +252,12 @@ async def publish(session: AsyncSession, *, measure_code: str, level: str, dimen
                "narrowest": _narrowest(result)},
         table=table_json(table, suppressed=True),
     )
-    session.add(release)
-    await session.flush()
     knowledge = published_knowledge(table, policy)
-    ledger = [{"release_id": release.id, "cell_id": cid, "population_key": pop_key,
-               "measure": measure_code, "known": k.as_dict()} for cid, k in knowledge.items()]
-    if not await copy_rows(session, ReleaseLedgerCell.__table__, ledger):  # PostgreSQL: one COPY
-        for start in range(0, len(ledger), 5000):  # elsewhere one multi-row INSERT per chunk, not per cell
-            await session.execute(ReleaseLedgerCell.__table__.insert(), ledger[start:start + 5000])
+    session.add(release)
+    await session.flush()  # the release row first: the ledger's foreign key (no relationship orders them)
+    session.add(ReleaseLedger(release_id=release.id, population_key=pop_key, measure=measure_code,
+                              cells={cid: k.as_dict() for cid, k in knowledge.items()}))
+    await session.flush()
     return release
 
 

@@ -31,7 +31,7 @@ def _scratch_url(tmp_path: Path) -> str:
 async def _schema_state(url: str) -> tuple[list[str], list[tuple]]:
     engine = create_engine(url)
     async with engine.connect() as connection:
-        def inspect_sync(sync_conn):  # noqa: ANN001, ANN202
+        def inspect_sync(sync_conn):
             tables = sorted(inspect(sync_conn).get_table_names())
             diff = compare_metadata(MigrationContext.configure(sync_conn), Base.metadata)
             return tables, diff
