@@ -8,7 +8,8 @@ elements a district would submit).
 Students come from the seeded generator (names, birth dates, sex, ethnicity, districts, schools,
 grades, local IDs, addresses, guardians); the submission stream it would also make (transfers,
 errors) is not generated here, since the records bench needs the population only. The rest of a
-record (programs, plans, assessments, attendance) is drawn from a per-chunk seeded RNG, so a
+record (programs, plans, assessments, attendance, migrant education, discipline incidents, high
+school courses) is drawn from a per-chunk seeded RNG, so a
 seed still fixes every byte of the load.
 
 The rows (see `bench.records_load`) are what the records service itself would have written for
@@ -140,7 +141,8 @@ class SchoolYear:
 def student_record(s: SynthStudent, rng: random.Random, year: SchoolYear) -> dict[str, Any]:
     """The student's record as a district SIS would submit it (valid against the dictionary):
     identifiers, demographics, this year's enrollment (and last year's, grade 1 up), programs,
-    an IEP or a 504 plan for some, two assessments and last year's attendance."""
+    an IEP or a 504 plan for some, two assessments, last year's attendance, and for some migrant
+    education, discipline incidents and last year's core courses."""
     demographics: dict[str, Any] = {"first_name": s.first}
     if s.middle:
         demographics["middle_name"] = s.middle
@@ -214,7 +216,42 @@ def student_record(s: SynthStudent, rng: random.Random, year: SchoolYear) -> dic
                              "school_id": s.prev_school_id or s.school_id, "days_enrolled": days,
                              "days_present": days - excused - unexcused, "days_absent_excused": excused,
                              "days_absent_unexcused": unexcused}]
+    # Migrant education (about 1 in 50, more among Hispanic families), discipline incidents (more in
+    # middle and high school; at most two) and last year's core courses from grade 9 up: at most 15
+    # elements a student with the sections above (VERSIONS_PER_STUDENT is 16).
+    if rng.random() < (0.05 if s.hispanic else 0.008):
+        record["programs"]["migrant"] = True
+        arrival = date(year.fall - 1, 1, 1) + timedelta(days=rng.randrange(600))
+        record["migrant"] = {"qualifying_arrival_date": arrival.isoformat(),
+                             "certificate_of_eligibility_date": (arrival + timedelta(days=rng.randrange(10, 60))).isoformat(),
+                             "priority_for_services": rng.random() < 0.3,
+                             "services_received": rng.sample(_MIGRANT_SERVICES, rng.randrange(1, 3))}
+    if rng.random() < (0.09 if s.grade >= 6 else 0.025):
+        incidents = []
+        for day in sorted(rng.sample(range(20, 170), 2 if rng.random() < 0.2 else 1)):
+            action = rng.choice(_ACTIONS)
+            incident = {"incident_date": (date(year.fall - 1, 8, 20) + timedelta(days=day)).isoformat(),
+                        "incident_type": rng.choice(_INCIDENTS), "action_type": action,
+                        "related_to_disability": iep and rng.random() < 0.3,
+                        "law_enforcement_referral": rng.random() < 0.03}
+            if action.endswith("suspension"):
+                incident["action_days"] = rng.randrange(1, 6)
+            incidents.append(incident)
+        record["discipline"] = incidents
+    if s.grade >= 10:  # last year's (grade 9 up) ELA, mathematics and science
+        record["courses"] = [{"school_year": year.previous_label, "term": "full_year", "course_code": code,
+                              "course_title": title, "course_level": "honors" if rng.random() < 0.15 else "general",
+                              "final_letter_grade": rng.choice(_GRADES), "credits_earned": 1}
+                             for code, title in _COURSES]
     return record
+
+
+_MIGRANT_SERVICES = ["instructional", "support", "referral", "continuation"]
+_INCIDENTS = ("defiance", "defiance", "defiance", "bullying_harassment", "violence_without_injury",
+              "tobacco", "theft", "vandalism", "drugs", "other")
+_ACTIONS = ("detention", "detention", "in_school_suspension", "in_school_suspension", "out_of_school_suspension")
+_GRADES = ("A", "A", "B", "B", "B", "C", "C", "D", "F")
+_COURSES = (("01001", "English/Language Arts I"), ("02052", "Algebra I"), ("03051", "Biology"))
 
 
 _LIST_KEYS = {name: spec.key for name, spec in _SPECS.items() if spec.shape == "list"}

@@ -21,7 +21,7 @@ from bench.records_data import (
     state_id_for,
     student_record,
 )
-from bench.records_load import CHUNK, LoadPlan, LogChain, build_chunk
+from bench.records_load import CHUNK, VERSIONS_PER_STUDENT, LoadPlan, LogChain, build_chunk
 from bench.synth import SynthConfig
 from services.identity.state_ids import is_valid_state_id
 from services.records.validation import validate_record
@@ -85,13 +85,19 @@ def test_synthetic_records_are_valid_and_rows_consistent() -> None:
     assert state_id_for(0) == students[0].state_id
 
     rng = random.Random(1)
-    for s in students[:100]:
+    seen: set[str] = set()
+    for s in students:
         record = student_record(s, rng, year)
         validated, problems = validate_record("student", record)
         assert validated is not None, problems
         assert sorted((e.section, e.key, e.data) for e in validated.elements) == sorted(elements(record))
+        assert len(validated.elements) <= VERSIONS_PER_STUDENT
         current = [e for e in record["enrollment"] if e["school_year"] == year.label]
         assert len(current) == 1 and "exit_date" not in current[0]
+        seen |= set(record)
+    # Every kind of record the issue lists shows up in a few hundred students.
+    assert {"special_education", "section_504", "assessments", "attendance", "migrant", "discipline",
+            "courses"} <= seen
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     plan = LoadPlan(students=300, pool=0, seed=3, year=year, at=at)
