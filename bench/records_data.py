@@ -9,8 +9,7 @@ Students come from the seeded generator (names, birth dates, sex, ethnicity, dis
 grades, local IDs, addresses, guardians); the submission stream it would also make (transfers,
 errors) is not generated here, since the records bench needs the population only. The rest of a
 record (programs, plans, assessments, attendance, migrant education, discipline incidents, high
-school courses) is drawn from a per-chunk seeded RNG, so a
-seed still fixes every byte of the load.
+school courses) is drawn from a per-chunk seeded RNG, so a seed still fixes every byte of the load.
 
 The rows (see `bench.records_load`) are what the records service itself would have written for
 one bulk submission per district: an item and a `create` version per element (the version id is
