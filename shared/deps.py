@@ -21,7 +21,9 @@ from shared.state import ServiceState
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /identity/v1/oauth/token")
 
 
-def get_state(request: Request) -> ServiceState:
+# async although it awaits nothing: FastAPI runs a plain `def` dependency in the thread pool, a
+# hand-off to another thread and back on every request.
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.slds
 
 

@@ -19,11 +19,17 @@ class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     owned: bool = True  # False when a test or the gateway lends it
+    # For a lone read on every request (token revocation): PostgreSQL in autocommit, one round
+    # trip instead of BEGIN, the query and ROLLBACK. None on SQLite, and where a test lends a
+    # sessionmaker bound to its own transaction: such reads then go through `sessionmaker`.
+    autocommit_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_engine(settings.effective_database_url, echo=settings.database_echo)
-        return cls(engine, create_sessionmaker(engine))
+        autocommit = (None if engine.dialect.name == "sqlite"
+                      else create_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT")))
+        return cls(engine, create_sessionmaker(engine), autocommit_sessionmaker=autocommit)
 
 
 @dataclass

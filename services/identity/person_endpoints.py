@@ -62,7 +62,7 @@ def _is_level_one(principal: Principal) -> bool:
         return False
 
 
-def _response(outcome: ResolveOutcome, principal: Principal) -> dict[str, Any]:
+def _response(outcome: ResolveOutcome, principal: Principal) -> ResolveResponse:
     # Candidates name other students: only a level-1 caller sees them. A district sees its answer
     # and why (the score and each field's contribution), never who else looked similar.
     return ResolveResponse(
@@ -71,20 +71,22 @@ def _response(outcome: ResolveOutcome, principal: Principal) -> dict[str, Any]:
         review_id=outcome.review_id,
         explanation=outcome.explanation,
         candidates=outcome.candidates if _is_level_one(principal) and not lacks_clearance(principal) else [],
-    ).model_dump()
+    )
 
 
 @students.post("/students/resolve", response_model=ResolveResponse,
                summary="Find or assign the state student ID for a district's student")
 async def resolve_student(body: StudentResolveRequest, session: DbSession, state: State,
-                          principal: CurrentPrincipal, response: Response) -> dict[str, Any]:
+                          principal: CurrentPrincipal) -> Response:
     authorize_submission(principal, body.district_id)
     outcome = await Resolver(session, state.settings).resolve(
         facts_from_request(body, state.settings), body.district_id, body.local_student_id,
         principal.subject,
     )
-    response.headers["Cache-Control"] = NO_STORE
-    return _response(outcome, principal)
+    # The model validated the answer once; returned as JSON here, FastAPI does not validate and
+    # serialize it again through `response_model` (which still documents it).
+    return Response(_response(outcome, principal).model_dump_json(), media_type="application/json",
+                    headers={"Cache-Control": NO_STORE})
 
 
 @reviews.get("", response_model=ReviewPage, summary="Near matches waiting for a data steward")

@@ -7,8 +7,11 @@ from datetime import timedelta
 import httpx
 import pytest
 from jose import jwt
+from sqlalchemy import delete
 
+from services.identity.models import ClientApp, RevokedToken, UserAccount
 from services.identity.service import AccountService, KeyService
+from services.identity.verification import DbRevocationSource
 from shared.state import Database
 from shared.db import utcnow
 from shared.settings import Settings
@@ -161,6 +164,47 @@ async def test_revoked_token_is_refused_but_new_token_works(client: httpx.AsyncC
         assert (await client.get(f"/{service}/v1/whoami", headers=bearer(token))).status_code == 401
     fresh = await password_token(client, "alice")
     assert (await client.get("/records/v1/whoami", headers=bearer(fresh))).status_code == 200
+
+
+async def test_identity_revocation_check_on_a_database_as_the_services_open_it(settings: Settings) -> None:
+    """Identity checks the account and the token on every call in one statement (on PostgreSQL
+    outside a transaction): it sees what was committed just before, and refuses unknown subjects."""
+    db = Database.from_settings(settings)
+    assert (db.autocommit_sessionmaker is None) == (db.engine.dialect.name == "sqlite")
+    source = DbRevocationSource(db)
+    user_id = client_id = None
+    try:
+        async with db.sessionmaker() as session:
+            accounts = AccountService(session, settings)
+            user = await accounts.create_user(username="revocation-probe", display_name="Probe",
+                                              password=TEST_PASSWORD, role="state_data_admin", state="ST")
+            created = await accounts.create_client(name="revocation probe", role="service", state="ST")
+            user_id, client_id = user.id, created.client.client_id
+            await session.commit()
+        user_subject, client_subject = f"user:{user_id}", f"client:{client_id}"
+        assert not await source.is_revoked(user_subject, "jti-live-00001")
+        assert not await source.is_revoked(client_subject, "jti-live-00001")
+        for unknown in ("user:nobody", "client:nobody", f"robot:{client_id}", client_id):
+            assert await source.is_revoked(unknown, "jti-live-00001"), unknown
+        async with db.sessionmaker() as session:
+            accounts = AccountService(session, settings)
+            await accounts.revoke_token(client_subject, "jti-revoked-01", utcnow() + timedelta(hours=1))
+            await accounts.disable_user(user_id)
+            await session.commit()
+        assert await source.is_revoked(client_subject, "jti-revoked-01")
+        assert not await source.is_revoked(client_subject, "jti-live-00001")
+        assert await source.is_revoked(user_subject, "jti-live-00001")
+        async with db.sessionmaker() as session:
+            await AccountService(session, settings).revoke_client(client_id)
+            await session.commit()
+        assert await source.is_revoked(client_subject, "jti-live-00001")
+    finally:
+        async with db.sessionmaker() as session:
+            await session.execute(delete(RevokedToken).where(RevokedToken.jti == "jti-revoked-01"))
+            await session.execute(delete(UserAccount).where(UserAccount.id == user_id))
+            await session.execute(delete(ClientApp).where(ClientApp.client_id == client_id))
+            await session.commit()
+        await db.engine.dispose()
 
 
 async def test_expired_password_must_be_changed_when_policy_requires(
