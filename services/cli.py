@@ -6,6 +6,7 @@
     slds clients add NAME --role ROLE [--district ID ...]      (prints the secret once)
     slds keys rotate
     slds identity estimate --source reviews|em --out model.toml   (re-estimate the match model)
+    slds identity worker                                       (the batch worker; `serve` starts it)
     slds demo                                                  (a small synthetic state)
     slds retention run [--today YYYY-MM-DD] [--dry-run]        (discipline expiry, archive, destroy)
     slds records verify-log                                    (check the records access log chain)
@@ -91,13 +92,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     if args.separate:
         return _serve_separately(args.host)
-    if args.service:
-        factory = f"services.{args.service}.app:create_app"
-        uvicorn.run(factory, factory=True, host=args.host, port=args.port, log_config=None)
-    else:
-        uvicorn.run("services.gateway:create_gateway", factory=True, host=args.host,
-                    port=args.port, log_config=None)
+    worker = _start_batch_worker(settings) if args.service in (None, "identity") else None
+    try:
+        if args.service:
+            factory = f"services.{args.service}.app:create_app"
+            uvicorn.run(factory, factory=True, host=args.host, port=args.port, log_config=None)
+        else:
+            uvicorn.run("services.gateway:create_gateway", factory=True, host=args.host,
+                        port=args.port, log_config=None)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
     return 0
+
+
+def _start_batch_worker(settings: Any) -> subprocess.Popen[bytes] | None:
+    """On PostgreSQL the identity batch worker runs in a process of its own (a second core for
+    bulk loads; services/identity/worker.py), and this process only serves. On SQLite, one
+    writer at a time, it stays a task of the identity service."""
+    if not settings.batch_worker or settings.is_sqlite:
+        return None
+    worker = subprocess.Popen([sys.executable, "-m", "services.cli", "identity", "worker", "--with-parent"],
+                              stdin=subprocess.PIPE)
+    os.environ["SLDS_BATCH_WORKER"] = "false"  # read by the identity app this process creates
+    get_settings.cache_clear()
+    return worker
 
 
 def _serve_separately(host: str) -> int:
@@ -175,6 +195,15 @@ def cmd_keys_rotate(_args: argparse.Namespace) -> int:
     print(json.dumps({"new_kid": _run_in_session(work),
                       "note": "old keys stop signing now and stay published until their tokens expire"}))
     return 0
+
+
+def cmd_identity_worker(args: argparse.Namespace) -> int:
+    from services.identity.worker import main
+    from shared.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return main(settings, with_parent=args.with_parent)
 
 
 def cmd_identity_estimate(args: argparse.Namespace) -> int:
@@ -375,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--sample", type=int, default=5000, help="persons sampled for EM")
     est.add_argument("--out", required=True, help="TOML file to write")
     est.set_defaults(func=cmd_identity_estimate)
+    worker = identity.add_parser("worker", help="run the batch worker (`slds serve` starts one on PostgreSQL)")
+    worker.add_argument("--with-parent", action="store_true", help="exit when standard input closes")
+    worker.set_defaults(func=cmd_identity_worker)
 
     sub.add_parser("demo", help="migrate and load a small synthetic state").set_defaults(func=cmd_demo)
 

@@ -8,6 +8,7 @@ the rest go on. The SSN is replaced by its keyed hash before anything is stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -15,10 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Row, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.bulk import ChunkResolver, ChunkRow
+from services.identity.bulk import ChunkResolver, ChunkRow, copy_rows, prepare_ahead
 from services.identity.models import Batch, BatchRow
 from services.identity.resolve import (
     Resolver,
@@ -38,6 +39,7 @@ MAX_BATCH_ROWS = 10_000
 CHUNK_ROWS = 500  # rows per transaction; up to 3 advisory locks each (PostgreSQL's lock table)
 ROWWISE_CHUNK_ROWS = 200  # the one-row-at-a-time path as it was
 ANALYZE_AFTER_ROWS = 1000
+WAKE_CHANNEL = "slds_identity_batch"  # PostgreSQL NOTIFY: a batch was submitted
 logger = logging.getLogger("slds.identity.batch")
 
 
@@ -83,10 +85,16 @@ class BatchService:
         self.session.add(batch)
         await self.session.flush()
         stored = [self._intake(batch.id, index, row, principal) for index, row in enumerate(rows)]
-        # One multi-row statement, not 10,000 ORM objects: intake is half the cost of a bulk load.
-        await self.session.execute(BatchRow.__table__.insert(), stored)
         batch.processed = sum(1 for row in stored if row["done"])
         await self.session.flush()
+        if self.session.bind.dialect.name == "postgresql":
+            # COPY, not 10,000 ORM objects or INSERT parameters: intake is a share of a bulk load.
+            await copy_rows(self.session, BatchRow.__table__, stored)
+            # Delivered at commit, when the rows are there to read: wakes the worker, which may
+            # run in a process of its own (services/identity/worker.py).
+            await self.session.execute(text(f"SELECT pg_notify('{WAKE_CHANNEL}', '')"))
+        else:
+            await self.session.execute(BatchRow.__table__.insert(), stored)
         return batch
 
     def _intake(self, batch_id: str, index: int, row: Any, principal: Principal) -> dict[str, Any]:
@@ -109,12 +117,17 @@ class BatchService:
         stored["facts"] = facts_as_json(facts_from_request(body, self.settings))
         return stored
 
-    async def get(self, batch_id: str, principal: Principal) -> tuple[Batch, Sequence[BatchRow]]:
+    async def get(self, batch_id: str, principal: Principal) -> tuple[Batch, Sequence[Row[Any]]]:
+        """The batch, and its rows' results once it is done (none before: a poll costs one read)."""
         batch = await self.session.get(Batch, batch_id)
         if batch is None or batch.submitted_by != principal.subject:
             raise NotFound("No such batch.")  # another caller's batch is as absent as none
-        rows = await self.session.scalars(
-            select(BatchRow).where(BatchRow.batch_id == batch_id).order_by(BatchRow.row_index))
+        if batch.status != "done":
+            return batch, []
+        rows = await self.session.execute(
+            select(BatchRow.row_index, BatchRow.row_ref, BatchRow.decision, BatchRow.state_id,
+                   BatchRow.review_id, BatchRow.problem)
+            .where(BatchRow.batch_id == batch_id).order_by(BatchRow.row_index))
         return batch, rows.all()
 
 
@@ -127,14 +140,24 @@ class BatchProcessor:
         self.wake = asyncio.Event()
         self.set_based = set_based  # False: one `Resolver.resolve` per row (the bench's baseline)
         self.chunk_rows = CHUNK_ROWS if set_based else ROWWISE_CHUNK_ROWS
+        self._analyzing: asyncio.Task[None] | None = None
 
     async def run_pending(self) -> int:
-        async with self.db.sessionmaker() as session:
-            batch_ids = list(await session.scalars(select(Batch.id).where(Batch.status == "pending")
-                                                   .order_by(Batch.created_at)))
+        """Every pending batch, oldest first, and those submitted meanwhile (each once per call:
+        one whose rows another worker holds stays pending for the next call)."""
         done = 0
-        for batch_id in batch_ids:
-            done += await self._run_batch(batch_id)
+        seen: set[str] = set()
+        while True:
+            async with self.db.sessionmaker() as session:
+                batch_ids = [b for b in await session.scalars(select(Batch.id).where(Batch.status == "pending")
+                                                              .order_by(Batch.created_at)) if b not in seen]
+            if not batch_ids:
+                break
+            for batch_id in batch_ids:
+                seen.add(batch_id)
+                done += await self._run_batch(batch_id)
+        if self._analyzing is not None:
+            await self._analyzing  # the queue is empty: nothing left to overlap it with
         return done
 
     async def _run_batch(self, batch_id: str) -> int:
@@ -142,10 +165,22 @@ class BatchProcessor:
             batch = await session.get(Batch, batch_id)
             assert batch is not None
             submitter = batch.submitted_by
-            indexes = list(await session.scalars(select(BatchRow.row_index).where(
-                BatchRow.batch_id == batch_id, BatchRow.done.is_(False)).order_by(BatchRow.row_index)))
-        for start in range(0, len(indexes), self.chunk_rows):
-            await self._run_chunk(batch_id, submitter, indexes[start:start + self.chunk_rows])
+            # The open rows' input up front (intake wrote it for good); each chunk claims its rows.
+            stored = (await session.execute(
+                select(BatchRow.row_index, BatchRow.district_id, BatchRow.local_id, BatchRow.facts)
+                .where(BatchRow.batch_id == batch_id, BatchRow.done.is_(False))
+                .order_by(BatchRow.row_index))).all()
+        chunks = [stored[start:start + self.chunk_rows] for start in range(0, len(stored), self.chunk_rows)]
+        ahead: asyncio.Task[dict[int, ChunkRow]] | None = None
+        try:
+            for number, chunk in enumerate(chunks):
+                inputs = await ahead if ahead is not None else await self._inputs(chunk)
+                # The next chunk's input is made while this one waits on the database.
+                ahead = asyncio.create_task(self._inputs(chunks[number + 1])) if number + 1 < len(chunks) else None
+                await self._run_chunk(batch_id, submitter, inputs)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
         async with self.db.sessionmaker() as session, session.begin():
             batch = await session.get(Batch, batch_id)
             remaining = await session.scalar(select(func.count()).select_from(BatchRow).where(
@@ -154,7 +189,7 @@ class BatchProcessor:
                 batch.processed = batch.total - (remaining or 0)
                 if remaining == 0:
                     batch.status, batch.finished_at = "done", utcnow()
-            if len(indexes) >= ANALYZE_AFTER_ROWS and session.bind.dialect.name == "postgresql":
+            if len(stored) >= ANALYZE_AFTER_ROWS and session.bind.dialect.name == "postgresql":
                 # A bulk load changes the tables' shape faster than autovacuum notices: refresh the
                 # planner's statistics so candidate look-ups keep using their indexes. Only the
                 # tables that changed by a tenth since (autovacuum's rule): at a million persons
@@ -163,29 +198,49 @@ class BatchProcessor:
                     "SELECT relname FROM pg_stat_user_tables WHERE relname IN ('identity_person', "
                     "'identity_alias', 'identity_blocking_key') AND n_mod_since_analyze > 50 + 0.1 * n_live_tup"
                 ))).all()
-                if stale:
-                    await session.execute(text(f"ANALYZE {', '.join(sorted(stale))}"))
-        return len(indexes)
+                if stale and (self._analyzing is None or self._analyzing.done()):
+                    # Beside the next chunks, as autovacuum would: not before this batch is done.
+                    self._analyzing = asyncio.create_task(self._analyze(sorted(stale)))
+        return len(stored)
 
-    async def _run_chunk(self, batch_id: str, submitter: str, indexes: list[int]) -> None:
+    async def _analyze(self, tables: list[str]) -> None:
+        try:
+            async with self.db.sessionmaker() as session, session.begin():
+                await session.execute(text(f"ANALYZE {', '.join(tables)}"))
+        except Exception:  # statistics a little older: slower plans for a while, same answers
+            logger.warning("batch worker: ANALYZE %s failed", tables, exc_info=True)
+
+    async def _inputs(self, stored: Sequence[Row[Any]]) -> dict[int, ChunkRow]:
+        """The resolver's input for a chunk's rows and, set-based, their normalised names and
+        blocking keys (cached by the facts); in slices, so that the chunk in progress goes on as
+        soon as the database answers it."""
+        inputs: dict[int, ChunkRow] = {}
+        for count, (index, district, local, facts) in enumerate(stored, 1):
+            inputs[index] = row = ChunkRow(facts_from_json(facts or {}), district or "", local or "")
+            if self.set_based:
+                prepare_ahead(row)
+            if count % 20 == 0:
+                await asyncio.sleep(0)
+        return inputs
+
+    async def _run_chunk(self, batch_id: str, submitter: str, chunk: dict[int, ChunkRow]) -> None:
         """One transaction for a chunk of rows: a crash loses the whole chunk, which is then
         redone, so every row is still resolved exactly once; fewer commits make bulk loads fast."""
         table = BatchRow.__table__
         async with self.db.sessionmaker() as session, session.begin():
-            rows = (await session.execute(
-                select(BatchRow.row_index, BatchRow.district_id, BatchRow.local_id, BatchRow.facts)
-                .where(BatchRow.batch_id == batch_id, BatchRow.row_index.in_(indexes), BatchRow.done.is_(False))
-                .order_by(BatchRow.row_index).with_for_update(skip_locked=True))).all()
+            claimed = list(await session.scalars(
+                select(BatchRow.row_index)
+                .where(BatchRow.batch_id == batch_id, BatchRow.row_index.in_(list(chunk)), BatchRow.done.is_(False))
+                .order_by(BatchRow.row_index).with_for_update(skip_locked=True)))
             # Rows locked by another worker were skipped: it is doing them. The chunk is resolved
             # set-based (services/identity/bulk.py): same answers as one row at a time, in order.
-            inputs = [ChunkRow(facts_from_json(facts or {}), district or "", local or "")
-                      for _, district, local, facts in rows]
+            inputs = [chunk[index] for index in claimed]
             if self.set_based:
                 outcomes = await ChunkResolver(session, self.settings).resolve_chunk(inputs, submitter)
             else:
                 resolver = Resolver(session, self.settings)
                 outcomes = [await resolver.resolve(r.facts, r.district_id, r.local_id, submitter) for r in inputs]
-            results = [(row[0], o.decision, o.state_id, o.review_id) for row, o in zip(rows, outcomes, strict=True)]
+            results = [(index, o.decision, o.state_id, o.review_id) for index, o in zip(claimed, outcomes, strict=True)]
             if results and session.bind.dialect.name == "postgresql":
                 indexes_, decisions, state_ids, review_ids = (list(c) for c in zip(*results, strict=True))
                 await session.execute(text(
@@ -200,16 +255,45 @@ class BatchProcessor:
                     .values(done=True, decision=bindparam("d"), state_id=bindparam("s"), review_id=bindparam("r")),
                     [{"i": i, "d": d, "s": sid, "r": rid} for i, d, sid, rid in results])
             await session.execute(update(Batch).where(Batch.id == batch_id)
-                                  .values(processed=Batch.processed + len(rows)))
+                                  .values(processed=Batch.processed + len(claimed)))
 
     async def run_forever(self, poll_seconds: float = 2.0) -> None:
+        listener = (asyncio.create_task(self._listen(poll_seconds), name="identity-batch-listener")
+                    if self.db.engine.dialect.name == "postgresql" else None)
+        try:
+            while True:
+                try:
+                    await self.run_pending()
+                except Exception:  # keep the worker alive; the batch stays pending and is retried
+                    logger.exception("batch worker error")
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
+                except TimeoutError:
+                    pass
+                self.wake.clear()
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+
+    async def _listen(self, retry_seconds: float) -> None:
+        """Wake at each batch's commit (its NOTIFY) rather than at the next poll, also when the
+        batch came in through another process; a lost connection is made again (polls cover
+        the gap)."""
         while True:
             try:
-                await self.run_pending()
-            except Exception:  # keep the worker alive; the batch stays pending and is retried
-                logger.exception("batch worker error")
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
-            self.wake.clear()
+                await self._listen_once()
+            except Exception:
+                logger.warning("batch worker: not listening for new batches", exc_info=True)
+            await asyncio.sleep(retry_seconds)
+
+    async def _listen_once(self) -> None:
+        """Until the connection is lost."""
+        async with self.db.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            lost = asyncio.Event()
+            raw.add_termination_listener(lambda _connection: lost.set())
+            await raw.add_listener(WAKE_CHANNEL, lambda *_notification: self.wake.set())
+            self.wake.set()  # a batch may have come while nobody listened
+            await lost.wait()

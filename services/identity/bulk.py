@@ -29,6 +29,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, String, any_, bindparam, select, text
@@ -38,6 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.matcher import MatchResult, get_matcher
+from services.identity.matching import blocking_keys, prepare
 from services.identity.matching.features import PreparedPerson
 from services.identity.matching.record import PersonFacts
 from services.identity.models import Alias, BlockingKey, Person, ReviewItem
@@ -60,6 +63,10 @@ from shared.db import new_uuid, utcnow
 from shared.settings import Settings
 
 _SQLITE_IN = 5000  # bound parameters per IN list on SQLite
+_NONE: frozenset[str] = frozenset()
+# Core columns: rows without the ORM's per-row bookkeeping (a chunk reads tens of thousands).
+_KEYS, _PERSONS, _ALIASES = BlockingKey.__table__, Person.__table__, Alias.__table__
+_FACTS = [_PERSONS.c[column.key] for column in FACT_COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,18 @@ class ChunkRow:
     facts: PersonFacts
     district_id: str
     local_id: str
+
+
+@lru_cache(maxsize=8192)  # two chunks and more
+def _keys(facts: PersonFacts) -> frozenset[str]:
+    return blocking_keys(facts)
+
+
+def prepare_ahead(row: ChunkRow) -> None:
+    """Normalise a row and make its blocking keys before its chunk's turn (both cached by the
+    facts): the batch worker does it while the chunk before waits on the database."""
+    _keys(row.facts)
+    prepare(row.facts)
 
 
 class ChunkResolver:
@@ -90,7 +109,7 @@ class ChunkResolver:
         pairs = list({(row.district_id, row.local_id) for row in rows})
         aliases, current_ids = await self._aliases(pairs, kind)
         reviews = await self._open_reviews(pairs, kind)
-        keys_of = [self.matcher.blocking_keys(row.facts) for row in rows]
+        keys_of = [_keys(row.facts) for row in rows]
         holders = await self._key_holders({k for keys in keys_of for k in keys})
         # Persons found in the database for each row (before the chunk adds anything).
         found: list[set[str] | None] = []
@@ -100,7 +119,7 @@ class ChunkResolver:
                 continue
             ids: set[str] = set()
             for key in keys_of[index]:
-                ids |= holders.get(key, set())
+                ids |= holders.get(key, _NONE)
             found.append(ids)
         people = await self._persons({sid for ids in found if ids for sid in ids}, kind)
 
@@ -148,7 +167,7 @@ class ChunkResolver:
                 people.update(await self._persons(found[index] - people.keys(), kind))  # type: ignore[operator]
             ids = set(found[index] or ())
             for key in keys:
-                ids |= chunk_holders.get(key, set())
+                ids |= chunk_holders.get(key, _NONE)
             scored: list[tuple[MatchResult, Candidate]] = []
             for sid in _capped(ids):
                 candidate = people.get(sid)
@@ -258,7 +277,7 @@ class ChunkResolver:
         holders: dict[str, set[str]] = defaultdict(set)
         for part in _slices(sorted(keys), 50_000 if self.postgres else _SQLITE_IN):
             result = await self.session.execute(
-                select(BlockingKey.key, BlockingKey.state_id).where(self._in(BlockingKey.key, part)))
+                select(_KEYS.c.key, _KEYS.c.state_id).where(self._in(_KEYS.c.key, part)))
             for key, sid in result:
                 holders[key].add(sid)
         return holders
@@ -272,8 +291,8 @@ class ChunkResolver:
     async def _persons(self, ids: set[str], kind: str) -> dict[str, Candidate]:
         people: dict[str, Candidate] = {}
         for part in _slices(sorted(ids), 50_000 if self.postgres else _SQLITE_IN):
-            result = await self.session.execute(select(*FACT_COLUMNS).where(
-                self._in(Person.state_id, part), Person.kind == kind, Person.status == "active"))
+            result = await self.session.execute(select(*_FACTS).where(
+                self._in(_PERSONS.c.state_id, part), _PERSONS.c.kind == kind, _PERSONS.c.status == "active"))
             for candidate in candidates_from_rows(result):
                 people[candidate.state_id] = candidate
         return people
@@ -282,7 +301,7 @@ class ChunkResolver:
         districts: dict[str, set[str]] = {sid: set() for sid in ids}
         for part in _slices(sorted(ids), 50_000 if self.postgres else _SQLITE_IN):
             result = await self.session.execute(
-                select(Alias.state_id, Alias.district_id).where(self._in(Alias.state_id, part)))
+                select(_ALIASES.c.state_id, _ALIASES.c.district_id).where(self._in(_ALIASES.c.state_id, part)))
             for sid, district in result:
                 districts[sid].add(district)
         return districts
@@ -298,8 +317,8 @@ class ChunkResolver:
         drawn: set[str] = set()
         while len(drawn) < count:
             draw = {new_state_id(kind) for _ in range(count - len(drawn))} - drawn  # type: ignore[arg-type]
-            taken = set(await self.session.scalars(select(Person.state_id).where(
-                self._in(Person.state_id, sorted(draw)))))
+            taken = set(await self.session.scalars(select(_PERSONS.c.state_id).where(
+                self._in(_PERSONS.c.state_id, sorted(draw)))))
             drawn |= draw - taken
         return sorted(drawn, reverse=True)
 
@@ -313,9 +332,9 @@ class ChunkResolver:
         if self.postgres:
             # COPY: a tenth of the time of INSERTs for thousands of rows. Nothing copied can
             # exist already: the IDs are unused and the aliases were looked up under the lock.
-            await self._copy(Person.__table__, persons)
-            await self._copy(Alias.__table__, aliases)
-            await self._copy_records(BlockingKey.__table__.name, ["key", "state_id"], fresh_keys)
+            await copy_rows(self.session, Person.__table__, persons)
+            await copy_rows(self.session, Alias.__table__, aliases)
+            await copy_records(self.session, BlockingKey.__table__.name, ["key", "state_id"], fresh_keys)
         else:
             if persons:
                 await self.session.execute(Person.__table__.insert(), persons)
@@ -329,20 +348,32 @@ class ChunkResolver:
         if reviews:
             await self.session.execute(ReviewItem.__table__.insert(), reviews)
 
-    async def _copy(self, table: Any, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        columns = list(rows[0])
-        json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-        records = [tuple(json.dumps(row[c]) if c in json_columns else row[c] for c in columns) for row in rows]
-        await self._copy_records(table.name, columns, records)
 
-    async def _copy_records(self, table: str, columns: list[str], records: list[tuple[Any, ...]]) -> None:
-        if not records:
-            return
-        connection = await self.session.connection()
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(table, records=records, columns=columns)
+
+async def copy_rows(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL COPY of rows given as dicts with the same keys; JSON columns as their text
+    (None as JSON null, as an INSERT through the ORM's JSON type stores it)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+    values = itemgetter(*columns)
+    records = []
+    for row in rows:
+        record = list(values(row))
+        for i in json_at:
+            record[i] = json.dumps(record[i])
+        records.append(tuple(record))
+    await copy_records(session, table.name, columns, records)
+
+
+async def copy_records(session: AsyncSession, table: str, columns: list[str], records: list[tuple[Any, ...]]) -> None:
+    if not records:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(table, records=records, columns=columns)
+
 
 def _json(value: Any) -> Any:
     """A JSON column read through text(): PostgreSQL's driver gives the text, SQLite's too."""

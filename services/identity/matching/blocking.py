@@ -65,12 +65,14 @@ def blocking_keys(p: PersonFacts) -> frozenset[str]:
     dob = p.birth_date
     swapped = _swapped(dob)
     for day in (dob,) if swapped is None else (dob, swapped):
-        keys.update(f"d|{day:%Y%m%d}|{initial}" for initial in initials)
-    keys.update(f"n|{pair}|{dob:%Y}" for pair in name_pairs)
-    keys.update(f"md|{pair}|{dob:%m%d}" for pair in name_pairs)
+        ymd = f"{day:%Y%m%d}"  # formatted once per key family: a batch computes keys for every row
+        keys.update(f"d|{ymd}|{initial}" for initial in initials)
+    year, month_day = f"{dob:%Y}", f"{dob:%m%d}"
+    keys.update(f"n|{pair}|{year}" for pair in name_pairs)
+    keys.update(f"md|{pair}|{month_day}" for pair in name_pairs)
     keys.add(f"ym|{dob:%Y%m}|{first.compact[:2]}|{last.compact[:2]}")
     last_code = (last.metaphone or last.compact)[:_CODE]
     if first.words:
         roots = given_name_roots(first.words[0])
-        keys.update(f"k|{root[:_CODE]}|{last_code}|{dob:%Y}" for root in roots)
+        keys.update(f"k|{root[:_CODE]}|{last_code}|{year}" for root in roots)
     return frozenset(keys)

@@ -34,11 +34,14 @@ SUFFIXES = {"jr": "jr", "junior": "jr", "sr": "sr", "senior": "sr", "ii": "ii", 
 def normalize_name(text: str) -> str:
     """Lowercase ASCII-folded words: "José O'Brien-Núñez" -> "jose obrien nunez"."""
     # apostrophes go first: NFKD would split "´" into a space and an accent
-    decomposed = unicodedata.normalize("NFKD", _APOSTROPHES.sub("", text).casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_FOLD)
-    return " ".join(_SEPARATORS.sub(" ", stripped).split())
+    folded = _APOSTROPHES.sub("", text).casefold()
+    if not folded.isascii():  # ASCII has nothing to decompose or fold: most names skip this
+        decomposed = unicodedata.normalize("NFKD", folded)
+        folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_FOLD)
+    return " ".join(_SEPARATORS.sub(" ", folded).split())
 
 
+@lru_cache(maxsize=200_000)
 def is_blank_name(text: str) -> bool:
     """True when nothing usable is left after normalisation ("!!!", " - ", "123")."""
     return not any(ch.isalpha() for ch in normalize_name(text))

@@ -1,0 +1,48 @@
+"""The identity batch worker in a process of its own: `slds identity worker`.
+
+`slds serve` starts one beside the identity service when the database is PostgreSQL, so the
+worker's CPU-bound chunks run on another core instead of stalling that process's requests (the
+202s of further batches and the polls). It wakes at each submitted batch's NOTIFY and resumes
+pending batches when it starts. Started by `slds serve` (`--with-parent`), it ends with it: when
+the server dies, even by SIGKILL, the pipe on its standard input closes; a chunk cut short is
+rolled back and done again, as after any crash."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+
+from services.identity.batch import BatchProcessor
+from shared.settings import Settings
+from shared.state import Database
+
+
+async def work(settings: Settings) -> None:
+    db = Database.from_settings(settings)
+    try:
+        await BatchProcessor(db, settings).run_forever()
+    finally:
+        await db.engine.dispose()
+
+
+def exit_with_parent() -> None:
+    """End this process when standard input (the parent's pipe) closes."""
+
+    def wait() -> None:
+        with contextlib.suppress(OSError):
+            while sys.stdin.buffer.read(1024):
+                pass
+        os._exit(0)  # no clean-up to wait for: an open transaction is rolled back by PostgreSQL
+
+    threading.Thread(target=wait, name="parent-watch", daemon=True).start()
+
+
+def main(settings: Settings, *, with_parent: bool = False) -> int:
+    if with_parent:
+        exit_with_parent()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(work(settings))
+    return 0
