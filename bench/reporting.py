@@ -1,5 +1,5 @@
 """Reporting figures: publishing a statewide report (aggregate, suppress with complementary
-suppression, audit against the ledger, store the release and its ledger rows) beside the plain
+suppression, audit against the ledger, store the release and its ledger document) beside the plain
 SQL GROUP BY over the same fact table, in the same run.
 
     .venv/bin/python -m bench.reporting [--students 1000000] [--schools 2000] [--rounds 3]
@@ -18,10 +18,9 @@ SQL GROUP BY over the same fact table, in the same run.
 
 Medians over the rounds, with the wall time and this process's CPU time of each publish (the
 machine is often shared: CPU time is the steadier figure; it leaves out the database server).
-The table goes to stdout, the figures to `--json`. Last run (docs/benchmarks.md, 2026-12-02):
-at 1,000,000 students a publish takes 5.8-6.5 s wall, 4.2-4.5 s CPU, against 0.7-1.9 s for the
-plain GROUP BY (it was 26-33 s before the audit's LPs were warm-started); the 5 s target
-(issue 7) is not yet met on a loaded 2-core machine.
+The table goes to stdout, the figures to `--json`. Last run (docs/benchmarks.md, 2026-12-03):
+at 1,000,000 students a publish takes 4.07 s (counts) and 3.96 s (rates), 3.3-3.4 s CPU, against
+0.6-1.2 s for the plain GROUP BY: issue 7's 5 s target is met (it was 26-33 s on 2026-11-23).
 """
 
 from __future__ import annotations
