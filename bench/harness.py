@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -435,7 +436,8 @@ def _fmt(value: float | None, unit: str) -> str:
 def render(report: dict[str, Any]) -> str:
     meta, m = report["meta"], report["meta"]["machine"]
     mode = "quick mode (wiring check, not benchmark figures)" if meta["quick"] else f"{meta['students']:,} students"
-    lines = [f"Harness run {meta['date']} UTC, {mode}, {meta['database']}: `{meta['command']}`", "",
+    lines = [(f"Harness run {meta['date']} UTC, {mode}, {meta['database']}: `{meta['command']}`, "
+              f"code {meta.get('code', 'unknown')}"), "",
              (f"Machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, load average {m['load_average_start']:.2f} at "
               f"the start and {m['load_average_end']:.2f} at the end, Python {m['python']}, "
               f"{m['database_version']}; {meta['total_seconds']:.0f} s in all."), "",
@@ -464,6 +466,21 @@ def write_markdown(path: Path, text: str) -> None:
             return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def code_version() -> str:
+    """The commit the run measured, and whether the work tree differed from it: the benches import
+    the work tree, so an uncommitted edit (or one made while the run goes on) is in the figures."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        diff = subprocess.run(["git", "diff", "HEAD"], cwd=ROOT, capture_output=True, check=True,
+                              timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    if not diff:
+        return commit
+    return f"{commit} with uncommitted changes (diff {hashlib.sha256(diff).hexdigest()[:8]})"
 
 
 def machine(database_version_text: str) -> dict[str, Any]:
@@ -536,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.perf_counter() + budget - GRACE_SECONDS - 15
     began = time.perf_counter()
     info = machine(database_version(url))
+    code_at_start = code_version()
     print(f"# bench.harness: {'quick' if args.quick else f'{args.students:,} students'}, "
           f"{'PostgreSQL' if url else 'SQLite'}, budget {budget / 60:.0f} min, run folder {run_dir}", flush=True)
 
@@ -579,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
             notes.append("SQLite: resolve p50/p95 come from the identity run's one-at-a-time probe "
                          "(bench.identity_load needs PostgreSQL).")
     info["load_average_end"] = os.getloadavg()[0]
+    if code_version() != code_at_start:
+        notes.append(f"The work tree changed during the run (now {code_version()}): a step may have run "
+                     "code other than the one named above.")
     report = {
         "meta": {"date": started.strftime("%Y-%m-%d %H:%M"), "started": started.isoformat(), "students": args.students,
                  "quick": args.quick, "reuse": args.reuse, "seed": args.seed,
@@ -586,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
                  "database_url": make_url(url).render_as_string(hide_password=True) if url else None,
                  "command": command_line(argv if argv is not None else sys.argv[1:]),
                  "budget_seconds": budget, "total_seconds": time.perf_counter() - began, "sizes": sizes,
-                 "run_dir": str(run_dir), "machine": info},
+                 "run_dir": str(run_dir), "machine": info, "code": code_at_start},
         "steps": [asdict(r) for r in results.values()],
         "figures": [asdict(f) for f in figures(results, sizes, args.quick)],
         "notes": notes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from bench.harness import (
     DOCS_BEGIN,
     DOCS_END,
     Step,
+    code_version,
     command_line,
     figures,
     render,
@@ -125,3 +127,10 @@ def test_the_command_shown_in_the_table_masks_a_database_password() -> None:
     assert "s3cret" not in shown
     assert shown.startswith("python -m bench.harness --students 100000 --database-url postgresql+asyncpg://bench:***@")
     assert "--database-url=postgresql+asyncpg://bench:***@db/x?ssl=require" in shown
+
+
+def test_each_run_names_the_code_it_measured() -> None:
+    # The benches import the work tree: a run names the commit, and says when the tree differed.
+    code = code_version()
+    assert re.fullmatch(r"[0-9a-f]{12}( with uncommitted changes \(diff [0-9a-f]{8}\))?", code), code
+
