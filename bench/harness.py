@@ -597,8 +597,8 @@ def main(argv: list[str] | None = None) -> int:
             notes.append("SQLite: resolve p50/p95 come from the identity run's one-at-a-time probe "
                          "(bench.identity_load needs PostgreSQL).")
     info["load_average_end"] = os.getloadavg()[0]
-    if code_version() != code_at_start:
-        notes.append(f"The work tree changed during the run (now {code_version()}): a step may have run "
+    if (code_at_end := code_version()) != code_at_start:
+        notes.append(f"The work tree changed during the run (now {code_at_end}): a step may have run "
                      "code other than the one named above.")
     report = {
         "meta": {"date": started.strftime("%Y-%m-%d %H:%M"), "started": started.isoformat(), "students": args.students,

@@ -445,17 +445,16 @@ def _solve_persistent(block: _Block, targets: list[_Target]) -> list[float]:
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
     h.passModel(lp)
     out = []
-    previous = previous_run = None
-    for t in targets:
+    previous = None
+    for i, t in enumerate(targets):
         if previous is not None:
             h.changeColCost(previous, 0.0)
         h.changeColCost(t.col, float(t.sense))
         previous = t.col
         h.run()
-        if previous_run is None:
+        if i == 0:
             # A new objective leaves the optimal basis primal feasible: primal simplex from it.
             h.setOptionValue("simplex_strategy", 4)
-        previous_run = t
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             # Should not happen (the LP is bounded and feasible); solve it from scratch rather
             # than trust a warm start that went wrong, and start the next one afresh too.
@@ -716,7 +715,7 @@ def _exact_many(problems: list[tuple[Table, dict[str, Known], list[Cell]]],
     [true value, maximum] lies inside the interval, and a target that sub-interval proves wide
     enough is answered with it (a certified sub-interval, as from `_screen`) and never needs
     its other LP; the rest get the other side too, so their interval is exact. The verdicts are
-    the same as with both sides solved; about half the LPs are saved."""
+    the same as with both sides solved; up to half the LPs are saved."""
     out: dict[str, Interval] = {}
     jobs: list[tuple[_Block, _Target]] = []
     truth: dict[str, float] = {}

@@ -188,8 +188,8 @@ async def aggregate_with_version(session: AsyncSession, measure: dict[str, Any],
 
 def population_key(measure: dict[str, Any], school_year: str, as_of: datetime, rows: int) -> str:
     """Releases over the same students (same population rule, year and data) share a ledger."""
-    text = repr((sorted(map(repr, measure["population"])), school_year, as_of.isoformat(), rows))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    key = repr((sorted(map(repr, measure["population"])), school_year, as_of.isoformat(), rows))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 async def earlier_knowledge(session: AsyncSession, pop_key: str, measure_code: str) -> dict[str, Known]:
