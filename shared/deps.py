@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -30,7 +31,10 @@ async def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-async def get_session(state: State) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def request_session(state: ServiceState) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed when the block ends, rolled back on an error.
+    For a handler that needs a session on some paths only (`DbSession` opens one for every call)."""
     async with state.db.sessionmaker() as session:
         try:
             yield session
@@ -39,6 +43,11 @@ async def get_session(state: State) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+async def get_session(state: State) -> AsyncIterator[AsyncSession]:
+    async with request_session(state) as session:
+        yield session
 
 
 # scope="function": the commit runs when the handler returns and before the response is sent, so
@@ -61,10 +70,11 @@ async def get_read_session(state: State) -> AsyncIterator[AsyncSession]:
 ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
-async def get_principal(
-    state: State,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def authenticate(state: ServiceState, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The caller behind a bearer token, charged to its rate limit."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
     principal = await state.verifier.verify(credentials.credentials)
@@ -72,17 +82,25 @@ async def get_principal(
     return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-
-
-async def get_cleared_principal(principal: CurrentPrincipal) -> Principal:
-    """The caller, for routes that return student PII: a person in a staff role without a current
-    NDA and privacy training is refused here (403 clearance-required) rather than answered as if
-    the students did not exist; everyone else passes unchanged (issue 9)."""
+def require_clearance(principal: Principal) -> Principal:
+    """For routes that return student PII: a person in a staff role without a current NDA and
+    privacy training is refused (403 clearance-required) rather than answered as if the students
+    did not exist; everyone else passes unchanged (issue 9)."""
     if lacks_clearance(principal):
         raise ClearanceRequired("Student records need a signed non-disclosure agreement and privacy training "
                                 "completed within the year; ask your supervisor to record them, then sign in again.")
     return principal
+
+
+async def get_principal(state: State, credentials: BearerCredentials) -> Principal:
+    return await authenticate(state, credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_cleared_principal(principal: CurrentPrincipal) -> Principal:
+    return require_clearance(principal)
 
 
 ClearedPrincipal = Annotated[Principal, Depends(get_cleared_principal)]

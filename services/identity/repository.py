@@ -16,8 +16,9 @@ def _refused(active: Exists) -> Select[tuple[bool]]:
 
 
 # Token verification asks on every call: built once, since building the expression (and its cache
-# key) took longer than the database took to answer it.
-_REFUSED = {
+# key) took longer than the database took to answer it. On PostgreSQL verification.py compiles
+# them once more, for the driver itself.
+REFUSED = {
     "user": _refused(exists().where(UserAccount.id == bindparam("key"), UserAccount.disabled_at.is_(None))),
     "client": _refused(exists().where(ClientApp.client_id == bindparam("key"), ClientApp.revoked_at.is_(None))),
 }
@@ -67,7 +68,7 @@ class AccountRepository:
         """The account or client is unknown or disabled, or this token was revoked: one statement
         (one round trip, no rows loaded)."""
         kind, _, key = subject.partition(":")
-        query = _REFUSED.get(kind)
+        query = REFUSED.get(kind)
         if query is None:
             return True
         return bool(await self.session.scalar(query, {"key": key, "token_id": token_id}))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.identity.repository import AccountRepository
+from services.identity.repository import REFUSED, AccountRepository
 from services.identity.service import KeyService
 from shared.app import disclosure_bans
-from shared.db import read_only
+from shared.db import RawStatement, read_only
 from shared.peers import Peers
 from shared.security.bans import AnyRevocation
 from shared.security.tokens import CachedKeySet, TokenVerifier
@@ -35,8 +35,16 @@ class DbRevocationSource:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # PostgreSQL outside a test's borrowed connection: the statement straight through the
+        # driver, which costs a fraction of a session's CPU (it runs on every request).
+        self._raw = ({kind: RawStatement(db.engine, query) for kind, query in REFUSED.items()}
+                     if db.autocommit_sessionmaker is not None else None)
 
     async def is_revoked(self, subject: str, token_id: str) -> bool:
+        if self._raw is not None:
+            kind, _, key = subject.partition(":")
+            statement = self._raw.get(kind)
+            return statement is None or bool((await statement.fetch(key=key, token_id=token_id))[0][0])
         autocommit = self._db.autocommit_sessionmaker
         async with (autocommit or self._db.sessionmaker)() as session:
             if autocommit is None:

@@ -89,11 +89,15 @@ def _ids(value: Any) -> frozenset[str]:
     return frozenset(v for v in value if isinstance(v, str) and v)
 
 
+def may_hold_grants(principal: Principal) -> bool:
+    return principal.kind == "user" and principal.role in REQUESTER_ROLES
+
+
 async def grants_in_force(session: AsyncSession, principal: Principal, day: date | None = None) -> tuple[AccessGrant, ...]:
     """The caller's granted access requests in force on `day`, as AccessGrants. One indexed query,
     and none at all for roles that cannot hold such a grant (systems, superintendents, families).
     A grant binds the role and district it was given to: after a change of either it stops."""
-    if principal.kind != "user" or principal.role not in REQUESTER_ROLES:
+    if not may_hold_grants(principal):
         return ()
     day = day or today()
     rows = await session.execute(

@@ -28,7 +28,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.records.facts import current_on, taught_now
 from services.records.models import (
@@ -45,7 +45,7 @@ from services.records.models import (
 )
 from services.records.sections import ROOT, sections
 from shared.audit import lock_chain
-from shared.db import copy_rows, utcnow
+from shared.db import RawStatement, copy_rows, utcnow
 from shared.policy.principal import StudentFacts
 
 Element = tuple[str, str, dict[str, Any]]  # (section, item_key, data)
@@ -123,6 +123,40 @@ def _read_context_statement(with_items: bool) -> Any:
 
 def _or_null(value: Any) -> Any:
     return null() if value is None else value
+
+
+def context_from_rows(state_id: str, day: date, rows: Sequence[Sequence[Any]], *, with_items: bool) -> ReadContext | None:
+    """A `ReadContext` from the rows of `_read_context_statement` (kind, n, a, b, d)."""
+    subject = next(((n, a) for kind, n, a, _, _ in rows if kind == "subject"), None)
+    if subject is None:
+        return None
+    kinds = lambda wanted: [(a, b) for kind, _, a, b, _ in rows if kind == wanted]
+    enrolled, caseloads, plans = kinds("enrolled"), kinds("caseload"), kinds("plan")
+    facts = StudentFacts(
+        state_student_id=state_id, district_ids=frozenset(d for d, _ in enrolled),
+        school_ids=frozenset(s for _, s in enrolled), teacher_staff_ids=frozenset(t for t, _ in kinds("teacher")),
+        counselor_staff_ids=frozenset(s for k, s in caseloads if k == "counselor"),
+        service_provider_staff_ids=frozenset(s for k, s in caseloads if k == "service_provider"),
+        receives_special_education=("iep", None) in plans, has_504_plan=("504", None) in plans,
+        as_of=day)
+    elements = [(a, b, json.loads(d)) for kind, _, a, b, d in rows if kind == "item"] if with_items else None
+    return ReadContext(state_id=state_id, version=subject[0], merged_into=subject[1], facts=facts,
+                       archived=bool(kinds("archived")), has_statements=bool(kinds("statement")),
+                       elements=elements)
+
+
+class RawContextReader:
+    """The current-record read context on PostgreSQL through asyncpg itself, outside any
+    transaction: the same statement as `RecordsRepository.read_context`, compiled once, run as
+    one autocommit statement (a consistent snapshot on its own). The hot read path's query: the
+    ORM session, BEGIN and COMMIT cost more CPU than the query (see docs/benchmarks.md)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.statement = RawStatement(engine, _read_context_statement(True))
+
+    async def read_context(self, state_id: str, day: date) -> ReadContext | None:
+        rows = await self.statement.fetch(sid=state_id, day=day)
+        return context_from_rows(state_id, day, rows, with_items=True)
 
 
 class RecordsRepository:
@@ -257,22 +291,7 @@ class RecordsRepository:
         one round trip: the read path is latency-bound, each statement costing ~0.5 ms of driver
         and network time here."""
         rows = (await self.session.execute(_read_context_statement(with_items), {"sid": state_id, "day": day})).all()
-        subject = next(((n, a) for kind, n, a, _, _ in rows if kind == "subject"), None)
-        if subject is None:
-            return None
-        kinds = lambda wanted: [(a, b) for kind, _, a, b, _ in rows if kind == wanted]
-        enrolled, caseloads, plans = kinds("enrolled"), kinds("caseload"), kinds("plan")
-        facts = StudentFacts(
-            state_student_id=state_id, district_ids=frozenset(d for d, _ in enrolled),
-            school_ids=frozenset(s for _, s in enrolled), teacher_staff_ids=frozenset(t for t, _ in kinds("teacher")),
-            counselor_staff_ids=frozenset(s for k, s in caseloads if k == "counselor"),
-            service_provider_staff_ids=frozenset(s for k, s in caseloads if k == "service_provider"),
-            receives_special_education=("iep", None) in plans, has_504_plan=("504", None) in plans,
-            as_of=day)
-        elements = [(a, b, json.loads(d)) for kind, _, a, b, d in rows if kind == "item"] if with_items else None
-        return ReadContext(state_id=state_id, version=subject[0], merged_into=subject[1], facts=facts,
-                           archived=bool(kinds("archived")), has_statements=bool(kinds("statement")),
-                           elements=elements)
+        return context_from_rows(state_id, day, rows, with_items=with_items)
 
     async def archive_and_statements(self, state_ids: Sequence[str]) -> tuple[set[str], set[str]]:
         """Which of these students are archived by the retention schedule, and which have a

@@ -15,6 +15,7 @@ that went out, never their values.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,7 @@ from services.records.models import (
 from services.records.organisations import directory_parents
 from services.records.repository import (
     ItemRow,
+    RawContextReader,
     ReadContext,
     RecordsRepository,
     SubjectRow,
@@ -49,7 +51,7 @@ from services.records.validation import (
     validate_record,
 )
 from services.records.volume import ReadVolume
-from shared.audit import StagedChainer, append_many, stage_many
+from shared.audit import StagedChainer, StagedLogBatcher, append_many, stage_many
 from shared.db import new_uuids
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
 from shared.policy.access import project, row_scope, visible_fields
@@ -86,17 +88,22 @@ class RowOutcome:
 def fields_present(record: Any, prefix: str = "") -> set[str]:
     """Dictionary field names that carry a value in a (projected) record: what went out."""
     names: set[str] = set()
+    _collect_fields(record, prefix, names)
+    return names
+
+
+def _collect_fields(record: Any, prefix: str, names: set[str]) -> None:
+    # One set filled in place: this runs on every read, over every element of the record.
     if isinstance(record, dict):
         for key, value in record.items():
             name = f"{prefix}.{key}" if prefix else key
             if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
-                names |= fields_present(value, name)
+                _collect_fields(value, name, names)
             else:
                 names.add(name)
     elif isinstance(record, list):
         for element in record:
-            names |= fields_present(element, prefix)
-    return names
+            _collect_fields(element, prefix, names)
 
 
 class RecordWriter:
@@ -346,10 +353,22 @@ class VolumeExceeded(Exception):
 Withhold = Callable[[list[str]], Awaitable[set[str]]]
 
 
+@dataclass(frozen=True, slots=True)
+class HotReads:
+    """PostgreSQL outside a test's borrowed connection: a current single-record read fetches its
+    context with one autocommit statement and stages its log entry by group commit, with no
+    transaction of its own (see `RawContextReader` and `StagedLogBatcher`)."""
+
+    contexts: RawContextReader
+    log: StagedLogBatcher
+    transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]]  # for the rare steps that write
+
+
 class RecordReader:
-    def __init__(self, session: AsyncSession, principal: Principal, *, reads_per_hour: int,
-                 volume: ReadVolume, chainer: StagedChainer | None = None) -> None:
-        self.session = session
+    def __init__(self, session: AsyncSession | None, principal: Principal, *, reads_per_hour: int,
+                 volume: ReadVolume, chainer: StagedChainer | None = None, hot: HotReads | None = None) -> None:
+        self.session = session  # None with `hot`: a transaction is opened only when a rare step needs one
+        self.hot = hot
         self.repo = RecordsRepository(session)
         self.principal = principal
         self.reads_per_hour = reads_per_hour
@@ -361,11 +380,14 @@ class RecordReader:
     async def student(self, state_id: str, *, as_of: datetime | None, purpose: str | None) -> tuple[dict[str, Any], ReadContext]:
         today = datetime.now(UTC).date()
         current = as_of is None
-        context = await self.repo.read_context(state_id, today, with_items=current)
+        hot = self.hot if current else None
+        read_context = ((lambda sid: hot.contexts.read_context(sid, today)) if hot is not None
+                        else (lambda sid: self.repo.read_context(sid, today, with_items=current)))
+        context = await read_context(state_id)
         for _ in range(8):  # a retired ID answers with its survivor's record
             if context is None or context.merged_into is None:
                 break
-            context = await self.repo.read_context(context.merged_into, today, with_items=current)
+            context = await read_context(context.merged_into)
         if context is None or context.merged_into is not None:
             raise NotFound("No such student record.")
         state_id = context.state_id
@@ -388,7 +410,8 @@ class RecordReader:
     async def _attach_statements(self, state_id: str, record: dict[str, Any]) -> None:
         """FERPA 99.21(c): a statement of disagreement goes out whenever the part of the record it
         contests does."""
-        statements = await statements_for(self.session, state_id, frozenset(fields_present(record)))
+        async with self._transaction() as session:
+            statements = await statements_for(session, state_id, frozenset(fields_present(record)))
         if statements:
             record["statements_of_disagreement"] = statements
 
@@ -442,15 +465,23 @@ class RecordReader:
         if n == 0:
             return
         actor = self.principal.subject
-        reads, alert = await self.volume.count(self.session, actor, n, self.reads_per_hour)
+        reads, alert = await self.volume.count(self._transaction, actor, n, self.reads_per_hour)
         if reads <= self.reads_per_hour:
             return
         if alert:
-            await append_many(self.session, RecordsAccessLogEntry, [{
-                "action": "volume_alert",
-                "payload": {"role": self.principal.role, "reads_this_hour": reads, "limit": self.reads_per_hour},
-            }], actor=actor, request_id=current_request_id())
+            async with self._transaction() as session:
+                await append_many(session, RecordsAccessLogEntry, [{
+                    "action": "volume_alert",
+                    "payload": {"role": self.principal.role, "reads_this_hour": reads, "limit": self.reads_per_hour},
+                }], actor=actor, request_id=current_request_id())
         raise VolumeExceeded
+
+    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """The request's session, or (hot path) a transaction of its own, committed at the end."""
+        if self.session is not None:
+            return nullcontext(self.session)
+        assert self.hot is not None
+        return self.hot.transaction()
 
     async def log_reads(self, records: Iterable[tuple[str, dict[str, Any]]], purpose: str | None,
                         *, as_of: datetime | None = None, action: str = "read") -> None:
@@ -462,6 +493,11 @@ class RecordReader:
         if self.chainer is None:
             await append_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,
                               request_id=current_request_id())
+            return
+        if self.hot is not None and as_of is None:
+            await self.hot.log.stage(entries, actor=self.principal.subject, request_id=current_request_id())
+            if entries:
+                self.chainer.kick()
             return
         # Staged, not chained here: the chain lock, held to commit, would serialise every reader.
         await stage_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,

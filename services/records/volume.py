@@ -9,7 +9,10 @@ processes a caller may overshoot by at most FLUSH_READS reads per process before
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,35 +32,58 @@ class _Tally:
     known: int = 0  # the shared count as of our last flush (ours and other processes')
     pending: int = 0  # our reads not yet added to it
     flushed_at: float = field(default_factory=time.monotonic)
+    flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class ReadVolume:
     def __init__(self) -> None:
         self._tallies: dict[tuple[str, datetime], _Tally] = {}
 
-    async def count(self, session: AsyncSession, actor: str, n: int, limit: int) -> tuple[int, bool]:
+    async def count(self, transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]], actor: str, n: int,
+                    limit: int) -> tuple[int, bool]:
         """Count `n` reads; returns (reads this hour as far as known, whether an alert is still
-        to be raised this hour: True only on the first crossing seen in the database)."""
+        to be raised this hour: True only on the first crossing seen in the database).
+        `transaction()` gives the session to flush in; it is entered only when a flush is due."""
         hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         key = (actor, hour)
         if len(self._tallies) > 10_000:  # past hours: forget them
             self._tallies = {k: v for k, v in self._tallies.items() if k[1] == hour}
         tally = self._tallies.setdefault(key, _Tally())
+        if tally.known + tally.pending + n >= limit * NEAR_LIMIT:
+            # Near the limit each read waits for its turn and is counted in the database on its
+            # own, so the refusal lands on the read that crosses it (a read still waiting must
+            # not be counted into the one ahead of it).
+            async with tally.flushing:
+                tally.pending += n
+                return await self._flush(transaction, tally, actor, hour, limit)
         tally.pending += n
         estimate = tally.known + tally.pending
-        due = (tally.pending >= FLUSH_READS or time.monotonic() - tally.flushed_at >= FLUSH_SECONDS
-               or estimate >= limit * NEAR_LIMIT)
-        if not due:
+        # One flush at a time per caller: reads that arrive while one runs leave theirs to the
+        # next (under load every concurrent read used to start its own).
+        due = tally.pending >= FLUSH_READS or time.monotonic() - tally.flushed_at >= FLUSH_SECONDS
+        if not due or tally.flushing.locked():
             return estimate, False
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(ReadCounter).values(actor=actor, hour=hour, reads=tally.pending, alerted=False)
-        statement = statement.on_conflict_do_update(
-            index_elements=["actor", "hour"], set_={"reads": ReadCounter.reads + tally.pending}
-        ).returning(ReadCounter.reads, ReadCounter.alerted)
-        reads, alerted = (await session.execute(statement)).one()
-        tally.known, tally.pending, tally.flushed_at = reads, 0, time.monotonic()
-        if reads > limit and not alerted:
-            await session.execute(ReadCounter.__table__.update()
-                                  .where(ReadCounter.actor == actor, ReadCounter.hour == hour).values(alerted=True))
-            return reads, True
-        return reads, False
+        async with tally.flushing:
+            return await self._flush(transaction, tally, actor, hour, limit)
+
+    async def _flush(self, transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]], tally: _Tally,
+                     actor: str, hour: datetime, limit: int) -> tuple[int, bool]:
+        taking, tally.pending = tally.pending, 0
+        try:
+            async with transaction() as session:
+                insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+                statement = insert(ReadCounter).values(actor=actor, hour=hour, reads=taking, alerted=False)
+                statement = statement.on_conflict_do_update(
+                    index_elements=["actor", "hour"], set_={"reads": ReadCounter.reads + taking}
+                ).returning(ReadCounter.reads, ReadCounter.alerted)
+                reads, alerted = (await session.execute(statement)).one()
+                tally.known, tally.flushed_at = reads, time.monotonic()
+                if reads > limit and not alerted:
+                    await session.execute(ReadCounter.__table__.update()
+                                          .where(ReadCounter.actor == actor, ReadCounter.hour == hour)
+                                          .values(alerted=True))
+                    return reads + tally.pending, True
+                return reads + tally.pending, False
+        except BaseException:
+            tally.pending += taking  # not stored: counted again with the next flush
+            raise

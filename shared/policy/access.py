@@ -400,7 +400,8 @@ def _project_mapping(record: Mapping[Any, Any], tree: _Tree) -> dict[str, Any]:
             continue
         sub = tree[key]
         if sub is None:
-            out[key] = copy.deepcopy(value)
+            # Scalars are immutable: only containers are copied, so the caller's record stays untouched.
+            out[key] = copy.deepcopy(value) if isinstance(value, dict | list) else value
             continue
         projected = _project_section(value, sub)
         if projected:

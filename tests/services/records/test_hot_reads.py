@@ -1,0 +1,127 @@
+"""The hot read path (PostgreSQL with committed transactions): `GET /records/v1/students/{id}`
+fetches its context with one autocommit statement and logs by group commit, with no transaction of
+its own. It must answer exactly what the ordinary path answers, log every read before it answers,
+and keep the volume alarm. The ordinary path (an `as_of` read) is the reference here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from services.identity.service import AccountService
+from services.records.models import RecordsAccessLogEntry
+from shared.audit import StagedLogBatcher, verify_chain
+from shared.settings import Settings
+from tests.helpers import committed_gateway
+from tests.services.records.conftest import STUDENTS, basic_record
+
+PG_URL = os.environ.get("SLDS_TEST_DATABASE_URL", "")
+Log = RecordsAccessLogEntry
+pytestmark = pytest.mark.skipif(not PG_URL.startswith("postgresql"),
+                                reason="the hot path runs on PostgreSQL only (CI runs it)")
+
+
+@pytest.fixture
+async def hot(settings: Settings):
+    async with committed_gateway(settings, PG_URL, "records_hot_reads") as (gateway, database):
+        async with database.sessionmaker() as session:
+            accounts = AccountService(session, settings)
+            sis = await accounts.create_client(name="SIS 1001", role="district_sis", district_ids=["1001"])
+            other = await accounts.create_client(name="SIS 1002", role="district_sis", district_ids=["1002"])
+            await session.commit()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://t") as client:
+            headers = []
+            for created in (sis, other):
+                token = (await client.post("/identity/v1/oauth/token", data={"grant_type": "client_credentials"},
+                                           auth=(created.client.client_id, created.secret))).json()["access_token"]
+                headers.append({"Authorization": f"Bearer {token}"})
+            resolved = await client.post("/identity/v1/students/resolve", headers=headers[0], json={
+                "district_id": "1001", "local_student_id": "L-1", "first_name": "Ana", "last_name": "Lopez",
+                "birth_date": "2014-03-09"})
+            sid = resolved.json()["state_student_id"]
+            assert (await client.post(STUDENTS, headers=headers[0], json=basic_record(sid))).status_code == 201
+            yield client, headers[0], headers[1], sid, database, gateway
+
+
+async def _log(database, sid: str) -> list[Log]:
+    async with database.sessionmaker() as session:
+        return list((await session.scalars(
+            select(Log).where(Log.state_id == sid, Log.action == "read").order_by(Log.at, Log.seq))).all())
+
+
+async def test_a_hot_read_answers_what_the_ordinary_path_answers_and_is_logged_first(hot) -> None:
+    client, sis, other, sid, database, gateway = hot
+    assert getattr(gateway.apps["records"].state.slds, "records_hot_reads", None) is None  # built on first read
+    read = await client.get(f"{STUDENTS}/{sid}", headers=sis, params={"purpose": "hot"})
+    assert read.status_code == 200 and read.headers["etag"]
+    assert gateway.apps["records"].state.slds.records_hot_reads is not None  # the hot path served it
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    reference = await client.get(f"{STUDENTS}/{sid}", headers=sis, params={"as_of": later, "purpose": "ordinary"})
+    assert reference.status_code == 200
+    assert read.json() == reference.json()
+
+    # Logged before the answer went out: the entry is in the database already (staged or chained).
+    entries = await _log(database, sid)
+    assert [e.action for e in entries] == ["read", "read"]
+    hot_entry = next(e for e in entries if '"purpose":"hot"' in e.payload)
+    assert '"demographics.first_name"' in hot_entry.payload and "Ana" not in hot_entry.payload
+    assert hot_entry.actor.startswith("client:") and hot_entry.request_id
+
+    # Out of reach and unknown answer the same 404, and nothing is logged for them.
+    assert (await client.get(f"{STUDENTS}/{sid}", headers=other)).status_code == 404
+    assert (await client.get(f"{STUDENTS}/0000000000", headers=sis)).status_code == 404
+    assert len(await _log(database, sid)) == 2
+
+
+async def test_concurrent_hot_reads_share_inserts_and_every_one_is_chained(hot) -> None:
+    client, sis, _, sid, database, _ = hot
+    reads = await asyncio.gather(*(client.get(f"{STUDENTS}/{sid}", headers=sis, params={"purpose": f"r{i}"})
+                                   for i in range(60)))
+    assert all(r.status_code == 200 for r in reads)
+    entries = await _log(database, sid)
+    assert sorted(e.payload for e in entries) == sorted({e.payload for e in entries})  # each read once
+    assert len(entries) == 60
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:  # the background chainer folds them into the chain
+        async with database.sessionmaker() as session:
+            staged = await session.scalar(select(func.count()).select_from(Log).where(Log.seq < 0))
+            if not staged or asyncio.get_running_loop().time() > deadline:
+                break
+        await asyncio.sleep(0.1)
+    async with database.sessionmaker() as session:
+        report = await verify_chain(session, Log)
+        assert staged == 0 and report.ok and report.entries >= 61
+
+
+async def test_the_volume_alarm_holds_on_the_hot_path(hot, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, sis, _, sid, database, gateway = hot
+    monkeypatch.setattr(gateway.apps["records"].state.slds.settings, "records_reads_per_hour", 3)
+    codes = [(await client.get(f"{STUDENTS}/{sid}", headers=sis)).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    async with database.sessionmaker() as session:
+        alerts = (await session.scalars(select(Log).where(Log.action == "volume_alert"))).all()
+    assert len(alerts) == 1 and '"limit":3' in alerts[0].payload
+    assert len(await _log(database, sid)) == 3  # refused reads sent nothing, so they are not logged as reads
+
+
+async def test_concurrent_reads_past_the_limit_are_refused_not_all_let_through(
+        hot, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, sis, _, sid, _, gateway = hot
+    monkeypatch.setattr(gateway.apps["records"].state.slds.settings, "records_reads_per_hour", 10)
+    codes = [r.status_code for r in await asyncio.gather(*(client.get(f"{STUDENTS}/{sid}", headers=sis)
+                                                           for _ in range(30)))]
+    assert codes.count(200) == 10 and codes.count(429) == 20
+
+
+async def test_a_log_write_that_fails_fails_the_reads_waiting_on_it(hot) -> None:
+    *_, database, _ = hot
+    batcher = StagedLogBatcher(Log, database.engine)
+    batcher.sql = batcher.sql.replace("INSERT INTO records_access_log", "INSERT INTO no_such_table")
+    results = await asyncio.gather(*(batcher.stage([{"action": "read", "payload": {"n": i}}], actor="user:x",
+                                                    request_id=None) for i in range(3)), return_exceptions=True)
+    assert len(results) == 3 and all(isinstance(r, Exception) for r in results)
