@@ -220,8 +220,8 @@ class RecordsRepository:
                 .values(version=bindparam("b_version"), change_version=bindparam("b_change_version"),
                         updated_at=utcnow()), params)
 
-    async def copy_rows(self, table: Any, rows: list[dict[str, Any]]) -> bool:
-        return await copy_rows(self.session, table, rows)
+    async def copy_rows(self, table: Any, rows: list[dict[str, Any]], encoded: dict[int, str] | None = None) -> bool:
+        return await copy_rows(self.session, table, rows, encoded)
 
     async def next_version_ids(self, n: int) -> list[int]:
         """`n` consecutive change versions for versions written with COPY (PostgreSQL), reserved in

@@ -301,6 +301,7 @@ class RecordWriter:
                                     "district_id": district_id, "submission_id": submission.id,
                                     "sections": sorted(changed_sections), "fields": sorted(fields_written),
                                     "ssn_received": record.carried_ssn}})
+        encoded: dict[int, str] = {}  # each element's JSON, encoded once for its version and its item
         if versions:
             # One statement for every version of the request (their ids are the change versions),
             # then the items and subjects learn theirs.
@@ -309,7 +310,7 @@ class RecordWriter:
                 ids = await self.repo.next_version_ids(len(versions))
                 for v, version_id in zip(versions, ids, strict=True):
                     v["id"] = version_id
-                await self.repo.copy_rows(RecordItemVersion.__table__, versions)
+                await self.repo.copy_rows(RecordItemVersion.__table__, versions, encoded)
             else:
                 ids = (await self.session.execute(
                     insert(RecordItemVersion).returning(RecordItemVersion.id, sort_by_parameter_order=True),
@@ -319,7 +320,7 @@ class RecordWriter:
                 item.change_version = max(item.change_version, change_version)
                 subject = subjects[v["state_id"]]
                 subject.change_version = max(subject.change_version, change_version)
-            await self._save_items(entity, created, updated, district_id, now, actor, submission.id)
+            await self._save_items(entity, created, updated, district_id, now, actor, submission.id, encoded)
             await self.repo.save_subject_rows(entity, changed_subjects.values())
         if enrollment_changed:
             await self.repo.refresh_enrollments_many({sid: current.get(sid, []) for sid in enrollment_changed})
@@ -328,13 +329,14 @@ class RecordWriter:
         await append_many(self.session, RecordsAccessLogEntry, log, actor=actor, request_id=current_request_id())
 
     async def _save_items(self, entity: Entity, created: dict[str, ItemRow], updated: dict[str, ItemRow],
-                          district_id: str | None, now: datetime, actor: str, submission_id: str) -> None:
+                          district_id: str | None, now: datetime, actor: str, submission_id: str,
+                          encoded: dict[int, str]) -> None:
         table = RecordItem.__table__
         rows = [{"id": i.id, "entity": entity, "state_id": i.state_id, "section": i.section, "item_key": i.item_key,
                  "district_id": district_id, "data": i.data, "version": i.version, "change_version": i.change_version,
                  "recorded_at": now, "recorded_by": actor, "submission_id": submission_id}
                 for i in created.values()]
-        if rows and not await self.repo.copy_rows(table, rows):
+        if rows and not await self.repo.copy_rows(table, rows, encoded):
             await self.session.execute(insert(table).returning(table.c.id), rows)
         if updated:
             await self.session.execute(
