@@ -126,23 +126,44 @@ def _or_null(value: Any) -> Any:
 
 
 def context_from_rows(state_id: str, day: date, rows: Sequence[Sequence[Any]], *, with_items: bool) -> ReadContext | None:
-    """A `ReadContext` from the rows of `_read_context_statement` (kind, n, a, b, d)."""
-    subject = next(((n, a) for kind, n, a, _, _ in rows if kind == "subject"), None)
+    """A `ReadContext` from the rows of `_read_context_statement` (kind, n, a, b, d), in one pass
+    (it runs on every read)."""
+    subject = None
+    districts, schools, teachers, counselors, providers = set(), set(), set(), set(), set()
+    plans: set[str] = set()
+    archived = has_statements = False
+    elements: list[Element] = []
+    for kind, n, a, b, d in rows:
+        if kind == "item":
+            elements.append((a, b, json.loads(d)))
+        elif kind == "subject":
+            subject = (n, a)
+        elif kind == "enrolled":
+            districts.add(a)
+            schools.add(b)
+        elif kind == "teacher":
+            teachers.add(a)
+        elif kind == "caseload":
+            if a == "counselor":
+                counselors.add(b)
+            elif a == "service_provider":
+                providers.add(b)
+        elif kind == "plan":
+            plans.add(a)
+        elif kind == "archived":
+            archived = True
+        elif kind == "statement":
+            has_statements = True
     if subject is None:
         return None
-    kinds = lambda wanted: [(a, b) for kind, _, a, b, _ in rows if kind == wanted]
-    enrolled, caseloads, plans = kinds("enrolled"), kinds("caseload"), kinds("plan")
     facts = StudentFacts(
-        state_student_id=state_id, district_ids=frozenset(d for d, _ in enrolled),
-        school_ids=frozenset(s for _, s in enrolled), teacher_staff_ids=frozenset(t for t, _ in kinds("teacher")),
-        counselor_staff_ids=frozenset(s for k, s in caseloads if k == "counselor"),
-        service_provider_staff_ids=frozenset(s for k, s in caseloads if k == "service_provider"),
-        receives_special_education=("iep", None) in plans, has_504_plan=("504", None) in plans,
-        as_of=day)
-    elements = [(a, b, json.loads(d)) for kind, _, a, b, d in rows if kind == "item"] if with_items else None
+        state_student_id=state_id, district_ids=frozenset(districts), school_ids=frozenset(schools),
+        teacher_staff_ids=frozenset(teachers), counselor_staff_ids=frozenset(counselors),
+        service_provider_staff_ids=frozenset(providers), receives_special_education="iep" in plans,
+        has_504_plan="504" in plans, as_of=day)
     return ReadContext(state_id=state_id, version=subject[0], merged_into=subject[1], facts=facts,
-                       archived=bool(kinds("archived")), has_statements=bool(kinds("statement")),
-                       elements=elements)
+                       archived=archived, has_statements=has_statements,
+                       elements=elements if with_items else None)
 
 
 class RawContextReader:
