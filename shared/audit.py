@@ -255,6 +255,16 @@ async def chain_staged(session: AsyncSession, model: type[ChainedLogMixin], *, l
         digest = entry_hash(prev, seq, at, actor, action, request_id, payload)
         moves.append({"old_seq": old, "new_seq": seq, "new_prev": prev, "new_hash": digest})
         prev = digest
+    if session.bind.dialect.name == "postgresql":
+        # One statement for the whole batch: as many single-row UPDATEs cost PostgreSQL a
+        # parse/bind/execute each, which on the read path was a large share of its CPU per read.
+        await session.execute(text(
+            f"UPDATE {table.name} AS t SET seq = m.new_seq, prev_hash = m.new_prev, hash = m.new_hash "
+            "FROM unnest(CAST(:old AS integer[]), CAST(:new AS integer[]), CAST(:prev AS text[]), "
+            "CAST(:hash AS text[])) AS m(old_seq, new_seq, new_prev, new_hash) WHERE t.seq = m.old_seq"),
+            {"old": [m["old_seq"] for m in moves], "new": [m["new_seq"] for m in moves],
+             "prev": [m["new_prev"] for m in moves], "hash": [m["new_hash"] for m in moves]})
+        return len(moves)
     await session.execute(
         update(table).where(table.c.seq == bindparam("old_seq"))
         .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev"), hash=bindparam("new_hash"))
