@@ -393,15 +393,19 @@ def _tree(fields: frozenset[str]) -> _Tree:
     return root
 
 
+_ABSENT = object()
+
+
 def _project_mapping(record: Mapping[Any, Any], tree: _Tree) -> dict[str, Any]:
+    # Runs for every read over every element: plain dict lookups, and the cheap type checks first.
     out: dict[str, Any] = {}
     for key, value in record.items():
-        if not isinstance(key, str) or key not in tree:
+        sub = tree.get(key, _ABSENT) if type(key) is str else _ABSENT
+        if sub is _ABSENT:
             continue
-        sub = tree[key]
         if sub is None:
             # Scalars are immutable: only containers are copied, so the caller's record stays untouched.
-            out[key] = copy.deepcopy(value) if isinstance(value, dict | list) else value
+            out[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
             continue
         projected = _project_section(value, sub)
         if projected:
@@ -409,10 +413,14 @@ def _project_mapping(record: Mapping[Any, Any], tree: _Tree) -> dict[str, Any]:
     return out
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _project_section(value: Any, tree: _Tree) -> dict[str, Any] | list[dict[str, Any]] | None:
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         return _project_mapping(value, tree)
-    if isinstance(value, list | tuple):
-        elements = (_project_mapping(v, tree) for v in value if isinstance(v, Mapping))
+    if isinstance(value, (list, tuple)):
+        elements = (_project_mapping(v, tree) for v in value if _is_mapping(v))
         return [e for e in elements if e]
     return None
