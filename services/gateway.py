@@ -7,6 +7,7 @@ an in-process transport bound to this gateway (no socket).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -57,6 +58,10 @@ class Gateway:
         await receive()  # lifespan.startup
         try:
             async with self.running():
+                # Everything built at start-up lives as long as the process: out of the collector's
+                # reach, a full collection no longer walks it (a 216 ms pause in a resolve's p99).
+                gc.collect()
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
                 await receive()  # lifespan.shutdown
         except Exception as exc:  # report instead of hanging the server
