@@ -556,9 +556,11 @@ def main(argv: list[str] | None = None) -> int:
     slds = bare = None
     try:
         district = loaded.read_district
-        slds_cli({**env, "SLDS_NEW_PASSWORD": PASSWORD}, "users", "add", "bench.superintendent",
+        # A username of its own per run: a --reuse run finds the accounts of earlier runs in place.
+        reader = f"bench.superintendent.{started_at:%Y%m%d%H%M%S}"
+        slds_cli({**env, "SLDS_NEW_PASSWORD": PASSWORD}, "users", "add", reader,
                  "--role", "superintendent", "--district", district)
-        record_clearance(env, "bench.superintendent")
+        record_clearance(env, reader)
         pool_districts = sorted({s.district_id for s in loaded.pool})
         clients = {d: slds_cli(env, "clients", "add", f"Bench SIS {d}", "--role", "district_sis", "--district", d)
                    for d in pool_districts}
@@ -568,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         bare = start_server("bare", "bench.records_serve:bare", env, args.workers, factory=False, probe="/bare", log=log)
 
         # Reads. Sanity first: the superintendent reads a student of the district in full.
-        token = password_token(slds.base, "bench.superintendent", PASSWORD)
+        token = password_token(slds.base, reader, PASSWORD)
         probe = httpx.get(slds.base + STUDENT_PATH.format(loaded.read_ids[0]),
                           headers={"Authorization": f"Bearer {token}"}, timeout=30)
         if probe.status_code != 200 or "demographics" not in probe.json():
@@ -582,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[LoadRun]] = {"bare": [], "slds": []}
         for round_no in range(args.rounds + 1):  # round 0 warms both up and is not counted
             seconds = args.warmup if round_no == 0 else args.seconds
-            slds_target.auth = f"Bearer {password_token(slds.base, 'bench.superintendent', PASSWORD)}"
+            slds_target.auth = f"Bearer {password_token(slds.base, reader, PASSWORD)}"
             for name, target in (("bare", bare_target), ("slds", slds_target)):
                 run = run_load(tool, target, seconds, args.concurrency, args.threads, tmp)
                 if round_no:
