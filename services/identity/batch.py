@@ -236,7 +236,7 @@ class BatchProcessor:
             # set-based (services/identity/bulk.py): same answers as one row at a time, in order.
             inputs = [chunk[index] for index in claimed]
             if self.set_based:
-                outcomes = await ChunkResolver(session, self.settings).resolve_chunk(inputs, submitter)
+                outcomes = await ChunkResolver(session, self.settings).resolve_chunk(inputs, submitter, explain=False)
             else:
                 resolver = Resolver(session, self.settings)
                 outcomes = [await resolver.resolve(r.facts, r.district_id, r.local_id, submitter) for r in inputs]

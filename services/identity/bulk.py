@@ -40,7 +40,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.matcher import MatchResult, get_matcher
-from services.identity.matching import blocking_keys, prepare
+from services.identity.matching import prepare
+from services.identity.matching.blocking import stored_and_lookup_keys
 from services.identity.matching.features import PreparedPerson
 from services.identity.matching.record import PersonFacts
 from services.identity.models import Alias, BlockingKey, Person, ReviewItem
@@ -77,14 +78,23 @@ class ChunkRow:
 
 
 @lru_cache(maxsize=8192)  # two chunks and more
+def _key_sets(facts: PersonFacts) -> tuple[frozenset[str], frozenset[str]]:
+    """The keys stored for the row's person, and those looked up for the row."""
+    return stored_and_lookup_keys(facts)
+
+
 def _keys(facts: PersonFacts) -> frozenset[str]:
-    return blocking_keys(facts)
+    return _key_sets(facts)[0]
+
+
+def _lookup(facts: PersonFacts) -> frozenset[str]:
+    return _key_sets(facts)[1]
 
 
 def prepare_ahead(row: ChunkRow) -> None:
     """Normalise a row and make its blocking keys before its chunk's turn (both cached by the
     facts): the batch worker does it while the chunk before waits on the database."""
-    _keys(row.facts)
+    _key_sets(row.facts)
     prepare(row.facts)
 
 
@@ -96,7 +106,9 @@ class ChunkResolver:
         self.postgres = session.bind.dialect.name == "postgresql"
 
     async def resolve_chunk(self, rows: Sequence[ChunkRow], submitted_by: str, *,
-                            kind: str = "student") -> list[ResolveOutcome]:
+                            kind: str = "student", explain: bool = True) -> list[ResolveOutcome]:
+        """`explain=False`: matched and assigned outcomes without an explanation (the batch
+        worker keeps none; review items keep their candidates' explanations either way)."""
         if not rows:
             return []
         names: set[str] = set()
@@ -109,7 +121,7 @@ class ChunkResolver:
         pairs = list({(row.district_id, row.local_id) for row in rows})
         aliases, current_ids = await self._aliases(pairs, kind)
         reviews = await self._open_reviews(pairs, kind)
-        keys_of = [_keys(row.facts) for row in rows]
+        keys_of = [_lookup(row.facts) for row in rows]  # looked up (stored: `_keys`)
         holders = await self._key_holders({k for keys in keys_of for k in keys})
         # Persons found in the database for each row (before the chunk adds anything).
         found: list[set[str] | None] = []
@@ -181,12 +193,12 @@ class ChunkResolver:
             if matched - districts_of.keys():  # not prefetched: cannot happen, but stay exact
                 districts_of.update(await self._alias_districts(matched - districts_of.keys()))
             known_here = {sid for sid in matched if row.district_id in districts_of.get(sid, ())}
-            choice = choose(apply_same_district_guard(scored, known_here, row.facts.first_name))
+            choice = choose(apply_same_district_guard(scored, known_here, row.facts.first_name), explain=explain)
 
             if choice.match is not None:
                 result, candidate = choice.match
                 sid = candidate.state_id
-                outcomes.append(ResolveOutcome("matched", sid, explanation=result.explanation(),
+                outcomes.append(ResolveOutcome("matched", sid, explanation=result.explanation() if explain else None,
                                                candidates=choice.candidates))
             elif choice.review:
                 review_id = new_uuid()
@@ -204,13 +216,14 @@ class ChunkResolver:
                 new_persons.append(_person_row(sid, kind, row, now))
                 people[sid] = Candidate(sid, row.facts.first_name, row.facts, prepared_rows[index])
                 districts_of[sid] = set()
-                outcomes.append(ResolveOutcome("assigned", sid, explanation=choice.assigned_explanation()))
+                outcomes.append(ResolveOutcome("assigned", sid,
+                                               explanation=choice.assigned_explanation() if explain else None))
             # Matched or assigned: the alias, and this spelling's keys for the next rows.
             aliases[here] = sid
             districts_of.setdefault(sid, set()).add(row.district_id)
             new_aliases.append({"district_id": row.district_id, "local_id": row.local_id, "kind": kind,
                                 "state_id": sid, "created_at": now, "updated_at": now})
-            for key in keys:
+            for key in _keys(row.facts):
                 chunk_holders[key].add(sid)
                 new_keys.add((key, sid))
 

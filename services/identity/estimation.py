@@ -45,7 +45,7 @@ async def candidate_pairs(session: AsyncSession, sample: int) -> list[matching.C
     for person in sampled:
         facts = facts_from_person(person)
         prepared = matching.prepare(facts)
-        for other in await persons.candidates(matching.blocking_keys(facts), "student"):
+        for other in await persons.candidates(matching.lookup_keys(facts), "student"):
             if other.state_id != person.state_id:
                 vectors.append(matching.compare(prepared, matching.prepare(facts_from_person(other))))
     return vectors

@@ -56,7 +56,7 @@ class Locator:
             raise Forbidden("The student locator is for registrars and state data staff.")
         prepared = self.matcher.prepare(facts)
         scored = []
-        for person in await self.persons.candidates(self.matcher.blocking_keys(facts), "student"):
+        for person in await self.persons.candidates(self.matcher.lookup_keys(facts), "student"):
             result = self.matcher.compare(prepared, self.matcher.prepare(facts_from_person(person)))
             if result.probability >= MIN_PROBABILITY:
                 scored.append((result.probability, person))

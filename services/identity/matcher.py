@@ -35,7 +35,8 @@ class Matcher:
         self.thresholds = thresholds
 
     prepare = staticmethod(matching.prepare)
-    blocking_keys = staticmethod(matching.blocking_keys)
+    blocking_keys = staticmethod(matching.blocking_keys)  # stored for a person
+    lookup_keys = staticmethod(matching.lookup_keys)  # looked up for a submission
 
     def compare(self, incoming: matching.PreparedPerson, candidate: matching.PreparedPerson) -> MatchResult:
         return self._result(matching.score(incoming, candidate, self.model))

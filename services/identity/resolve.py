@@ -129,10 +129,10 @@ class Resolver:
                                   if pending.candidates else None, candidates=pending.candidates)
 
         prepared = self.matcher.prepare(facts)
-        keys = self.matcher.blocking_keys(facts)
+        keys = self.matcher.blocking_keys(facts)  # stored with the outcome
         scored: list[tuple[MatchResult, Any]] = []
         best: tuple[float, str, Any, Any] | None = None  # the likeliest, for an "assigned" answer
-        for person in await self.persons.candidate_facts(keys, kind):
+        for person in await self.persons.candidate_facts(self.matcher.lookup_keys(facts), kind):
             result, probability, levels = self.matcher.compare_lazily(
                 prepared, self.matcher.prepare_stored(person.facts))
             if result is not None:  # a non-match changes nothing but, maybe, the explanation
@@ -226,18 +226,21 @@ class Choice:
         return self.best.explanation() if self.best else {"rule": "probabilistic", "contributions": []}
 
 
-def choose(scored: list[tuple[MatchResult, Any]], best: MatchResult | None = None) -> Choice:
+def choose(scored: list[tuple[MatchResult, Any]], best: MatchResult | None = None, *,
+           explain: bool = True) -> Choice:
     """`scored`: (result, candidate) pairs, the candidate anything with a `state_id`; non-matches
     may be left out if `best` (the likeliest candidate's result, for the explanation of a new ID)
-    is given."""
+    is given. `explain=False` (a batch row, which keeps no explanation): a match comes without
+    its candidates' explanations (a review item always has them)."""
     scored = sorted(scored, key=lambda pair: (-pair[0].probability, pair[1].state_id))
-    candidates = [_candidate_json(result, person) for result, person in scored if result.decision != "non_match"]
     if best is None:
         best = scored[0][0] if scored else None
     matches = [pair for pair in scored if pair[0].decision == "match"]
     if len(matches) == 1 and not any(r.decision == "review" for r, _ in scored):
+        candidates = [_candidate_json(r, p) for r, p in scored if r.decision != "non_match"] if explain else []
         return Choice(matches[0], False, candidates, best)
     # A close candidate, or more than one person who looks the same: a steward decides.
+    candidates = [_candidate_json(result, person) for result, person in scored if result.decision != "non_match"]
     return Choice(None, bool(matches or candidates), candidates, best)
 
 

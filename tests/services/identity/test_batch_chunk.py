@@ -61,9 +61,10 @@ async def _snapshot(session: Any, outcomes: Sequence[ResolveOutcome]) -> dict[st
 
 
 async def _run(db: Database, settings: Settings, setup: list[ChunkRow], rows: list[ChunkRow],
-               chunk: int | None) -> dict[str, Any]:
-    """Resolve `setup` one at a time, then `rows` one at a time (chunk None) or in chunks; the
-    snapshot of what was decided, then everything is rolled back."""
+               chunk: int | None, *, explain: bool = True) -> dict[str, Any]:
+    """Resolve `setup` one at a time, then `rows` one at a time (chunk None) or in chunks (with
+    or without explanations, as the batch worker runs them); the snapshot of what was decided,
+    then everything is rolled back."""
     async with db.sessionmaker() as session:
         await session.begin()
         resolver = Resolver(session, settings)
@@ -74,7 +75,7 @@ async def _run(db: Database, settings: Settings, setup: list[ChunkRow], rows: li
         else:
             bulk = ChunkResolver(session, settings)
             for start in range(0, len(rows), chunk):
-                outcomes += await bulk.resolve_chunk(rows[start:start + chunk], SUBMITTER)
+                outcomes += await bulk.resolve_chunk(rows[start:start + chunk], SUBMITTER, explain=explain)
         snapshot = await _snapshot(session, outcomes)
         await session.rollback()
     return snapshot
@@ -94,6 +95,9 @@ async def test_chunks_decide_as_one_at_a_time(db: Database, settings: Settings) 
     assert decisions == {"assigned", "matched", "review"}, decisions  # the sample covers every path
     for chunk in (len(stream), 97):  # the whole stream in one chunk; boundaries in odd places
         _same(one_at_a_time, await _run(db, settings, setup, stream, chunk))
+    # The batch worker's way: no explanations kept for its rows, the same decisions, persons,
+    # keys, and review items with their candidates' explanations.
+    _same(one_at_a_time, await _run(db, settings, setup, stream, 97, explain=False))
 
 
 async def test_one_person_twice_in_a_chunk_gets_one_id_twins_stay_apart(db: Database, settings: Settings) -> None:

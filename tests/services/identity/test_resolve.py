@@ -71,6 +71,8 @@ async def test_same_district_and_local_id_is_deterministic(client, sis) -> None:
     {"first_name": "WILLIAM", "last_name": "okafor reyes"},  # case and punctuation
     {"middle_name": None, "sex": None, "races": []},         # missing fields
     {"last_name": "Okafor"},                                 # surname changed after a hyphen
+    {"first_name": "Xilliam"},                               # a typo in the name's first letter
+    {"first_name": "Bill", "last_name": "Reyes", "birth_date": "2012-07-04"},  # nickname, hyphen part, swap
 ])
 async def test_transfer_to_another_district_is_matched_through_errors(client, sis, changes) -> None:
     first = await resolve(client, sis["1001"], student())
