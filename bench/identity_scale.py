@@ -46,6 +46,7 @@ from bench.identity_load import (
     _person_rows,
     _settings,
     _url,
+    restore_constraints,
 )
 
 
@@ -102,15 +103,7 @@ async def load_main(args: argparse.Namespace) -> None:
         await conn.copy_records_to_table("identity_alias", records=aliases, columns=ALIAS_COLUMNS)
         await conn.copy_records_to_table("identity_blocking_key", records=keys, columns=("key", "state_id"))
         counts.update(persons=len(persons), keys=len(keys))
-    await conn.execute("SET maintenance_work_mem = '512MB'")
-    await conn.execute("ALTER TABLE identity_blocking_key ADD CONSTRAINT pk_identity_blocking_key "
-                       "PRIMARY KEY (key, state_id)")
-    await conn.execute("CREATE INDEX ix_identity_blocking_key_state_id ON identity_blocking_key (state_id)")
-    await conn.execute("ALTER TABLE identity_blocking_key ADD CONSTRAINT "
-                       "fk_identity_blocking_key_state_id_identity_person FOREIGN KEY (state_id) "
-                       "REFERENCES identity_person (state_id)")
-    await conn.execute("ALTER TABLE identity_alias ADD CONSTRAINT fk_identity_alias_state_id_identity_person "
-                       "FOREIGN KEY (state_id) REFERENCES identity_person (state_id)")
+    await restore_constraints(conn)
     for table in ("identity_person", "identity_alias", "identity_blocking_key"):
         await conn.execute(f"VACUUM ANALYZE {table}")
     await conn.close()

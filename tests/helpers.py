@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from shared.db import create_engine
 from shared.settings import Settings
 from shared.state import Database
 
@@ -107,3 +109,17 @@ async def committed_gateway(settings: Settings, pg_url: str, suffix: str) -> Asy
             yield gateway, database
     finally:
         await database.engine.dispose()
+
+
+async def run_statements(url: str, statements: list[tuple[str, dict]]) -> list[tuple]:
+    """Run raw SQL statements in one committed transaction on `url` (migration tests write rows
+    of an older schema this way); returns the rows of those that return any."""
+    engine = create_engine(url)
+    rows: list[tuple] = []
+    async with engine.begin() as connection:
+        for sql, params in statements:
+            result = await connection.execute(text(sql), params)
+            if result.returns_rows:
+                rows += [tuple(r) for r in result]
+    await engine.dispose()
+    return rows

@@ -8,27 +8,13 @@ import asyncio
 import json
 from pathlib import Path
 
-from sqlalchemy import text
-
-from shared.db import create_engine
 from shared.migrate import downgrade, upgrade
+from tests.helpers import run_statements
 from tests.migrations.test_migrations import _scratch_url
 
 BEFORE, AFTER = "c8b7e6f9a008", "c9c8d7e0a009"
 CELLS = {"state:ST/all": {"d_lo": 40, "d_hi": 40, "x_lo": 0, "x_hi": 0, "r_lo": None, "r_hi": None},
          "school:s1/B": {"d_lo": 1, "d_hi": 9, "x_lo": 0, "x_hi": 0, "r_lo": None, "r_hi": None}}
-
-
-async def _run(url: str, statements: list[tuple[str, dict]]) -> list[tuple]:
-    engine = create_engine(url)
-    rows: list[tuple] = []
-    async with engine.begin() as connection:
-        for sql, params in statements:
-            result = await connection.execute(text(sql), params)
-            if result.returns_rows:
-                rows += [tuple(r) for r in result]
-    await engine.dispose()
-    return rows
 
 
 def _doc(value: object) -> object:
@@ -44,14 +30,14 @@ def test_earlier_ledgers_survive_the_move_to_one_document_and_back(tmp_path: Pat
                "'2025-2026', 'pop', 'maine_n10', '1', '1', '{}', '2026-01-01', '2026-01-01', 'me', '{}', '{}')")
     cell = ("INSERT INTO reporting_ledger_cell (release_id, cell_id, population_key, measure, known) "
             "VALUES ('r1', :cell, 'pop', 'enrollment_count', :known)")
-    asyncio.run(_run(url, [(release, {})] + [(cell, {"cell": c, "known": json.dumps(k)}) for c, k in CELLS.items()]))
+    asyncio.run(run_statements(url, [(release, {})] + [(cell, {"cell": c, "known": json.dumps(k)}) for c, k in CELLS.items()]))
 
     upgrade(url, AFTER)
-    [(release_id, population_key, measure, cells)] = asyncio.run(_run(
+    [(release_id, population_key, measure, cells)] = asyncio.run(run_statements(
         url, [("SELECT release_id, population_key, measure, cells FROM reporting_release_ledger", {})]))
     assert (release_id, population_key, measure, _doc(cells)) == ("r1", "pop", "enrollment_count", CELLS)
 
     downgrade(url, BEFORE)
-    rows = asyncio.run(_run(url, [("SELECT cell_id, population_key, known FROM reporting_ledger_cell", {})]))
+    rows = asyncio.run(run_statements(url, [("SELECT cell_id, population_key, known FROM reporting_ledger_cell", {})]))
     assert {c: (p, _doc(k)) for c, p, k in rows} == {c: ("pop", k) for c, k in CELLS.items()}
     upgrade(url)

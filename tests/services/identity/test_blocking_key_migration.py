@@ -9,11 +9,9 @@ import json
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import text
-
 from services.identity.matching import PersonFacts, lookup_keys
-from shared.db import create_engine
 from shared.migrate import downgrade, upgrade
+from tests.helpers import run_statements
 from tests.migrations.test_migrations import _scratch_url
 
 BEFORE, AFTER = "c9c8d7e0a009", "d0a1b2c3d4e5"
@@ -23,21 +21,9 @@ PERSON = ("INSERT INTO identity_person (state_id, kind, first_name, last_name, b
 KEY = "INSERT INTO identity_blocking_key (key, state_id) VALUES (:key, :sid)"
 
 
-async def _run(url: str, statements: list[tuple[str, dict]]) -> list[tuple]:
-    engine = create_engine(url)
-    rows: list[tuple] = []
-    async with engine.begin() as connection:
-        for sql, params in statements:
-            result = await connection.execute(text(sql), params)
-            if result.returns_rows:
-                rows += [tuple(r) for r in result]
-    await engine.dispose()
-    return rows
-
-
 def _keys(url: str) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for key, sid in asyncio.run(_run(url, [("SELECT key, state_id FROM identity_blocking_key", {})])):
+    for key, sid in asyncio.run(run_statements(url, [("SELECT key, state_id FROM identity_blocking_key", {})])):
         found.setdefault(sid, set()).add(key)
     return found
 
@@ -58,7 +44,7 @@ def test_stored_persons_are_found_through_the_new_keys_and_back(tmp_path: Path) 
         ("n|KRXLPS|WLM|2011", "1000000001"), ("n|KRXLPS|PL|2011", "1000000001"), ("x|KRXLPS|WLM", "1000000001"),
         ("x|MR|NKYN", "1000000002"),
     ]
-    asyncio.run(_run(url, [(PERSON, p) for p in persons] + [(KEY, {"key": k, "sid": s}) for k, s in old_keys]))
+    asyncio.run(run_statements(url, [(PERSON, p) for p in persons] + [(KEY, {"key": k, "sid": s}) for k, s in old_keys]))
 
     upgrade(url, AFTER)
     keys = _keys(url)
