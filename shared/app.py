@@ -96,6 +96,8 @@ def create_service_app(
         docs_url=f"/{service}/docs",
         redoc_url=None,
         openapi_url=f"/{service}/openapi.json",
+        telemetry={"tracing": settings.opentelemetry, "metrics": settings.opentelemetry,
+                   "logs": settings.opentelemetry},
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=service)

@@ -77,7 +77,12 @@ async def authenticate(state: ServiceState, credentials: HTTPAuthorizationCreden
     """The caller behind a bearer token, charged to its rate limit."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("A bearer token is required.")
-    principal = await state.verifier.verify(credentials.credentials)
+    return await authenticate_token(state, credentials.credentials)
+
+
+async def authenticate_token(state: ServiceState, token: str) -> Principal:
+    """`authenticate` for a token already taken out of its `Bearer` header."""
+    principal = await state.verifier.verify(token)
     await state.limits.charge_principal(state.service, principal.subject)
     return principal
 

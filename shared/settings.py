@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     page_limit_max: int = 500
 
     log_level: str = "INFO"
+    # FastAPI's own OpenTelemetry instrumentation (a span, metrics and a log record per request,
+    # sent to the providers OpenTelemetry is configured with). Off unless asked for: even with no
+    # provider configured it looks for one on every request, a few percent of a record read's CPU.
+    opentelemetry: bool = False
 
     @property
     def effective_database_url(self) -> str:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from services.records.access_request_endpoints import access_requests
 from services.records.endpoints import policy
+from services.records.hot_route import install_student_read_route
 from services.records.organisation_endpoints import organisations
 from services.records.record_endpoints import records
 from services.records.relationship_endpoints import relationships
@@ -24,7 +25,7 @@ def create_app(
     database: Database | None = None,
     peer_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         "records",
         title="SLDS records service",
         description="Student and staff records, projected field by field for each caller.",
@@ -34,3 +35,5 @@ def create_app(
         database=database,
         peer_transport=peer_transport,
     )
+    install_student_read_route(app)
+    return app

@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,6 +25,7 @@ from services.records.identity_directory import IdentityDirectory
 from services.records.merges import fold
 from services.records.models import RecordsAccessLogEntry
 from services.records.releases import (
+    Caller,
     CurrentCaller,
     reaches_by_grants_only,
     release,
@@ -109,6 +111,15 @@ def _hot_reads(state: State) -> HotReads | None:
                if engine.dialect.name == "postgresql" and _chainer(state).enabled else None)
         state.records_hot_reads = hot  # type: ignore[attr-defined]
     return hot
+
+
+class RecordResponse(JSONResponse):
+    """A projected record as compact UTF-8 JSON, encoded by orjson: the stdlib encoder was a tenth
+    of a read's CPU. Records hold only what the dictionary validates (strings, numbers, booleans,
+    lists, objects), which both encode alike."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def _etag(version: int) -> str:
@@ -234,7 +245,14 @@ async def submit_students_bulk(request: Request, session: DbSession, state: Stat
 async def read_student(state_student_id: str, request: Request, caller: CurrentCaller,
                        as_of: Annotated[IsoDateTime | None, Query(description="The record as it stood then (UTC)")] = None,
                        purpose: Purpose = None) -> Response:
+    # The plain read (no `as_of`, a bearer token) usually arrives through `hot_route.StudentReadRoute`
+    # instead, which calls `answer_student_read` without FastAPI's per-request machinery.
     state: ServiceState = request.app.state.slds  # not `State`: one dependency less on the busiest route
+    return await answer_student_read(state, caller, state_student_id, as_of, purpose)
+
+
+async def answer_student_read(state: ServiceState, caller: Caller, state_student_id: str, as_of: datetime | None,
+                              purpose: str | None) -> Response:
     principal = caller.principal
     # The hot path (the read dashboards and SIS make all day): no transaction unless a rare step
     # needs one. Outside parties' releases, opt-outs and as-of reads take the ordinary path.
@@ -261,7 +279,7 @@ async def read_student(state_student_id: str, request: Request, caller: CurrentC
     headers = {"ETag": _etag(subject.version), **NO_STORE}
     if subject.state_id != state_student_id:
         headers["Content-Location"] = f"/records/v1/students/{subject.state_id}"
-    return JSONResponse(record, headers=headers)
+    return RecordResponse(record, headers=headers)
 
 
 class MergeIn(RequestModel):

@@ -87,6 +87,12 @@ async def get_caller(request: Request, credentials: BearerCredentials) -> Caller
     # dependency FastAPI resolves costs more CPU than the check it runs, on the busiest routes.
     state: ServiceState = request.app.state.slds
     principal = require_clearance(await authenticate(state, credentials))
+    return await caller_for(state, principal, request.headers.get("authorization", ""))
+
+
+async def caller_for(state: ServiceState, principal: Principal, authorization: str) -> Caller:
+    """The caller records reads for, from a cleared principal (`authorization`, its header, goes
+    with a researcher's or vendor's question to the disclosure service)."""
     if sees_directory_only(principal):
         await disclosure_link(state).prepare()
         return Caller(principal, directory_only=True)
@@ -102,7 +108,7 @@ async def get_caller(request: Request, credentials: BearerCredentials) -> Caller
                 await session.rollback()
         return Caller(replace(principal, grants=principal.grants + granted) if granted else principal)
     link = disclosure_link(state)
-    agreements = await link.grants(request.headers.get("authorization", ""))
+    agreements = await link.grants(authorization)
     if agreements:
         await link.prepare()
     return Caller(replace(principal, grants=tuple(g.access for g in agreements)), agreements)

@@ -54,7 +54,7 @@ from services.records.volume import ReadVolume
 from shared.audit import StagedChainer, StagedLogBatcher, append_many, stage_many
 from shared.db import new_uuids
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
-from shared.policy.access import project, row_scope, visible_fields
+from shared.policy.access import project, project_with_names, row_scope, visible_fields
 from shared.policy.dictionary import Entity
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
@@ -403,19 +403,22 @@ class RecordReader:
             elements = context.elements or []
         else:
             elements = await self.repo.elements_as_of("student", state_id, as_of)
-        record = project(assemble("student", state_id, elements), fields)
+        record, names = project_with_names(assemble("student", state_id, elements), fields)
         if context.has_statements:
-            await self._attach_statements(state_id, record)
-        await self.log_reads([(state_id, record)], purpose, as_of=as_of)
+            await self._attach_statements(state_id, record, names)
+        await self.log_reads([(state_id, record)], purpose, as_of=as_of, names=[names])
         return record, context
 
-    async def _attach_statements(self, state_id: str, record: dict[str, Any]) -> None:
+    async def _attach_statements(self, state_id: str, record: dict[str, Any], names: set[str] | None = None) -> None:
         """FERPA 99.21(c): a statement of disagreement goes out whenever the part of the record it
-        contests does."""
+        contests does. `names`: the record's `fields_present`, when known."""
         async with self._transaction() as session:
-            statements = await statements_for(session, state_id, frozenset(fields_present(record)))
+            statements = await statements_for(session, state_id,
+                                              frozenset(fields_present(record) if names is None else names))
         if statements:
             record["statements_of_disagreement"] = statements
+            if names is not None:  # they go out too, and the access log says so
+                names |= fields_present({"statements_of_disagreement": statements})
 
     async def students(self, *, district_id: str | None, school_id: str | None, after: str | None,
                        limit: int, offset: int, purpose: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -486,12 +489,16 @@ class RecordReader:
         return self.hot.transaction()
 
     async def log_reads(self, records: Iterable[tuple[str, dict[str, Any]]], purpose: str | None,
-                        *, as_of: datetime | None = None, action: str = "read") -> None:
+                        *, as_of: datetime | None = None, action: str = "read",
+                        names: Sequence[set[str]] | None = None) -> None:
+        """`names`: each record's `fields_present`, when the projection already gave it."""
+        records = list(records)
+        sent = names if names is not None else [fields_present(record) for _, record in records]
         entries = [{"action": action, "index_columns": {"state_id": sid},
                     "payload": {"entity": "student", "state_id": sid, "role": self.principal.role,
-                                "fields": sorted(fields_present(record)), "purpose": purpose,
+                                "fields": sorted(fields), "purpose": purpose,
                                 "as_of": as_of.isoformat() if as_of else None}}
-                   for sid, record in records]
+                   for (sid, _), fields in zip(records, sent, strict=True)]
         if self.chainer is None:
             await append_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,
                               request_id=current_request_id())

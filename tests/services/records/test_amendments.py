@@ -126,6 +126,12 @@ async def test_amendment_denied_heard_upheld_and_statement_disclosed_with_its_fi
         assert partial[0]["fields"] == ["discipline.action_type"]  # the other contested field is not named
         assert await statements_for(session, world.students[0], sees_discipline) == []
 
+    # A read of the record carries the statement, and its access-log entry names the statement's fields.
+    read = await world.client.get(f"{V1}/students/{sid}", headers=superintendent)
+    assert read.status_code == 200 and [s["text"] for s in read.json()["statements_of_disagreement"]] == [STATEMENT]
+    read_entry = [e for e in await _log(world, sid) if e["action"] == "read"][-1]
+    assert {"discipline.incident_type", "statements_of_disagreement.text"} <= set(read_entry["payload"]["fields"])
+
     # Every step is logged, with field names and never anyone's words.
     entries = await _log(world, sid)
     actions = [e["action"] for e in entries]

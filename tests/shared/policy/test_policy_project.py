@@ -6,7 +6,11 @@ import copy
 from datetime import date
 from typing import Any
 
-from shared.policy.access import project, visible_fields
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.records.service import fields_present
+from shared.policy.access import project, project_with_names, visible_fields
 from shared.policy.principal import Principal, StudentFacts
 
 RECORD: dict[str, Any] = {
@@ -121,3 +125,32 @@ def test_state_admin_projection_still_drops_the_ssn_and_unknown_keys() -> None:
     out = project(RECORD, visible_fields(admin, StudentFacts(state_student_id="S1")))
     assert "ssn" not in out and "surprise" not in out
     assert out["discipline"] == RECORD["discipline"]
+
+
+# --- project_with_names: the projection and the field names that went out, in one walk ----------
+
+_KEYS = st.sampled_from(["a", "b", "c", "d"])
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=3))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=12)
+_FIELDS = st.frozensets(st.lists(_KEYS, min_size=1, max_size=3).map(".".join), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=st.dictionaries(_KEYS, _VALUES, max_size=4), fields=_FIELDS)
+def test_project_with_names_is_project_then_fields_present(record: dict[str, Any], fields: frozenset[str]) -> None:
+    original = copy.deepcopy(record)
+    projected, names = project_with_names(record, fields)
+    assert projected == project(record, fields)
+    assert names == fields_present(projected)
+    assert record == original  # the input untouched
+
+
+def test_project_with_names_of_a_teacher_view() -> None:
+    record = {"state_student_id": "4820175936", "demographics": {"first_name": "Ana", "ssn": "123-45-6789"},
+              "enrollment": [{"school_id": "1001-01", "entry_date": "2025-08-20"}, {"school_id": "1001-02"}],
+              "guardian_names": ["A", "B"]}
+    projected, names = project_with_names(record, frozenset({"state_student_id", "demographics.first_name",
+                                                             "enrollment.school_id", "guardian_names"}))
+    assert names == {"state_student_id", "demographics.first_name", "enrollment.school_id", "guardian_names"}
+    assert "ssn" not in str(projected)
