@@ -27,6 +27,7 @@ import contextlib
 import gc
 import json
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -51,6 +52,26 @@ from bench.identity_load import (
 
 
 def _stream(students: int, seed: int, upto: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The first `upto` rows of the stream with their truth; kept in a pickle under the temporary
+    folder (a few minutes to generate at 1,000,000 students: once per size and generator source,
+    not per run)."""
+    import hashlib
+
+    import bench.synth
+
+    source = hashlib.sha256()  # another generator makes another stream
+    for path in sorted(Path(bench.synth.__file__).parent.glob("*.py")):
+        source.update(path.read_bytes())
+    cache = (Path(tempfile.gettempdir())
+             / f"slds-identity-scale-stream-{students}-{seed}-{upto}-{source.hexdigest()[:12]}.pickle")
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    rows = _generate(students, seed, upto)
+    cache.write_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+    return rows
+
+
+def _generate(students: int, seed: int, upto: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     from bench.synth import SynthConfig, iter_state
 
     rows: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -83,7 +104,8 @@ async def load_main(args: argparse.Namespace) -> None:
 
     url = _url(args.template)
     await _fresh(url)
-    rows = _stream(args.students, args.seed, args.prefix)
+    # Generated with the run's rows too: one cached stream serves both.
+    rows = _stream(args.students, args.seed, args.prefix + args.rows)[:args.prefix]
     log(f"stream: {len(rows):,} rows")
     conn = await _pg_connect(url)
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--students", type=int, default=300_000)
         p.add_argument("--seed", type=int, default=1)
         p.add_argument("--prefix", type=int, default=330_000, help="stream rows stored before the run")
-    run.add_argument("--rows", type=int, default=10_000)
+    for p in (load, run):
+        p.add_argument("--rows", type=int, default=10_000, help="stream rows the run resolves after the prefix")
     run.add_argument("--profile", type=Path, default=None)
     run.add_argument("--keep", action="store_true", help="keep the run's database")
     for p in (load, run):

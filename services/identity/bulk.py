@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.identity.matcher import MatchResult, get_matcher
 from services.identity.matching import prepare
 from services.identity.matching.blocking import stored_and_lookup_keys
-from services.identity.matching.features import PreparedPerson
+from services.identity.matching.features import PreparedPerson, compare, complete, prepare_core
 from services.identity.matching.record import PersonFacts
 from services.identity.models import Alias, BlockingKey, Person, ReviewItem
 from services.identity.person_repository import (
@@ -190,8 +190,9 @@ class ChunkResolver:
                 if result is not None:
                     scored.append((result, candidate))
             matched = {c.state_id for result, c in scored if result.decision == "match"}
-            if matched - districts_of.keys():  # not prefetched: cannot happen, but stay exact
-                districts_of.update(await self._alias_districts(matched - districts_of.keys()))
+            unknown = {sid for sid in matched if sid not in districts_of}  # (a set minus a dict's
+            if unknown:  # keys walks the whole dict) not prefetched: cannot happen, but stay exact
+                districts_of.update(await self._alias_districts(unknown))
             known_here = {sid for sid in matched if row.district_id in districts_of.get(sid, ())}
             choice = choose(apply_same_district_guard(scored, known_here, row.facts.first_name), explain=explain)
 
@@ -236,7 +237,15 @@ class ChunkResolver:
         """The result, None for a non-match: those change nothing a batch keeps (they are not
         candidates of a review item, and a batch row keeps no explanation)."""
         if candidate.prepared is None:
+            # Most candidates are ruled out on names and dates: their guardians and address
+            # (unique per person, so never in a cache at scale) are then not normalised.
+            if candidate.core is None:
+                candidate.core = prepare_core(candidate.facts)
+            levels = compare(incoming, candidate.core)
+            if self.matcher.rule_out(levels):
+                return None
             candidate.prepared = self.matcher.prepare_stored(candidate.facts)
+            return self.matcher.levels_if_close(complete(levels, incoming, candidate.prepared))
         return self.matcher.compare_if_close(incoming, candidate.prepared)
 
     # --- reads -----------------------------------------------------------------------------

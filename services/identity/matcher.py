@@ -3,13 +3,17 @@ its thresholds per process, and results shaped for the API."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from services.identity import matching
+from services.identity.matching.features import HOUSEHOLD_FIELDS
 from shared.settings import Settings
+
+_MARGIN = 1e-6  # bits: float sums in another order must not rule out a pair at the threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class Matcher:
     def __init__(self, model: matching.MatchModel, thresholds: matching.Thresholds) -> None:
         self.model = model
         self.thresholds = thresholds
+        # Under this weight a pair's probability is under the lower threshold: a non-match.
+        self._lower_weight = math.log2(thresholds.lower / (1.0 - thresholds.lower))
 
     prepare = staticmethod(matching.prepare)
     blocking_keys = staticmethod(matching.blocking_keys)  # stored for a person
@@ -56,6 +62,20 @@ class Matcher:
         if matching.decide(bounds, self.thresholds) == "non_match":
             return None, bounds.probability, levels
         return self._result(self.model.explain(levels)), bounds.probability, levels
+
+    def rule_out(self, levels: matching.Comparison) -> bool:
+        """True when a pair whose `levels` were compared on `prepare_core` of the stored person
+        (household fields "missing") is certainly a non-match whatever its guardians, birthplace
+        and address: then `compare_if_close` on the fully prepared person would give None.
+        False says nothing: `complete` the levels and decide on them."""
+        weight, ssn_equal = self.model.ceiling(levels, HOUSEHOLD_FIELDS)
+        return not ssn_equal and weight + _MARGIN < self._lower_weight
+
+    def levels_if_close(self, levels: matching.Comparison) -> MatchResult | None:
+        """`compare_if_close` for levels already compared."""
+        if matching.decide(self.model.bounds(levels), self.thresholds) == "non_match":
+            return None
+        return self._result(self.model.explain(levels))
 
     def explain(self, levels: matching.Comparison) -> MatchResult:
         return self._result(self.model.explain(levels))

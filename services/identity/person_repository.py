@@ -33,6 +33,7 @@ class Candidate:
     first_name: str
     facts: PersonFacts
     prepared: PreparedPerson | None = None
+    core: PreparedPerson | None = None  # `prepare_core`: enough to rule most candidates out
 
 
 def candidates_from_rows(rows: Iterable[Any]) -> list[Candidate]:

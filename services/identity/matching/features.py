@@ -180,6 +180,34 @@ def prepare(facts: PersonFacts) -> PreparedPerson:
     )
 
 
+HOUSEHOLD_FIELDS = frozenset({"guardians", "birthplace", "address"})  # not in `prepare_core`
+_NO_ADDRESS = Address("", "", "", "")
+_NO_PLACE: tuple[str, frozenset[str]] = ("", frozenset())
+
+
+def prepare_core(facts: PersonFacts) -> PreparedPerson:
+    """`prepare` without the household fields (`HOUSEHOLD_FIELDS` compare as "missing"): the
+    names, date and codes, from caches keyed by the name texts that recur across a state. The
+    guardians and the address are nearly unique per person, so at a million stored persons their
+    normalisation misses every cache; a candidate ruled out on the other fields never needs them
+    (`MatchModel.ceiling`)."""
+    last_text, suffix_in_last = split_suffix(facts.last_name)
+    return PreparedPerson(
+        first=given_name(facts.first_name),
+        last=surname(last_text),
+        middle=given_name(facts.middle_name or ""),
+        suffix=normalize_suffix(facts.suffix) or suffix_in_last,
+        birth_date=facts.birth_date,
+        sex=(facts.sex or "").strip().upper() or None,
+        hispanic_latino=facts.hispanic_latino,
+        races=facts.races,
+        guardians=(),
+        ssn_hash=facts.ssn_hash or None,
+        birthplace=_NO_PLACE,
+        address=_NO_ADDRESS,
+    )
+
+
 # --- per-field levels ----------------------------------------------------------------------
 
 
@@ -252,6 +280,7 @@ def _middle(a: GivenName, b: GivenName) -> str:
     return "different"  # two full names, even with one initial letter ("Crystal"/"Chelsea")
 
 
+@lru_cache(maxsize=4096)  # months and days: a few hundred pairs, compared for every candidate
 def _near(x: int, y: int, width: int) -> bool:
     """One unit apart, one digit wrong, or two adjacent digits swapped."""
     if abs(x - y) == 1:
@@ -326,6 +355,19 @@ def _address_level(a: Address, b: Address) -> str:
     if a.postal and b.postal:
         return "postal_code" if a.postal == b.postal else "different"
     return "different" if a.street and b.street else "missing"
+
+
+_GUARDIANS, _BIRTHPLACE, _ADDRESS = (FIELD_NAMES.index(n) for n in ("guardians", "birthplace", "address"))
+
+
+def complete(levels: Comparison, a: PreparedPerson, b: PreparedPerson) -> Comparison:
+    """`levels` compared with `prepare_core` of b, completed with the household fields of the
+    fully prepared b: equal to `compare(a, b)`, without comparing the names again."""
+    done = list(levels)
+    done[_GUARDIANS] = _guardians(a.guardians, b.guardians)
+    done[_BIRTHPLACE] = _birthplace_level(a.birthplace, b.birthplace)
+    done[_ADDRESS] = _address_level(a.address, b.address)
+    return tuple(done)
 
 
 def compare(a: PreparedPerson, b: PreparedPerson) -> Comparison:

@@ -49,9 +49,11 @@ _FAMILY_INDEXES = tuple(name in FAMILY_FIELDS for name in FIELD_NAMES)
 _SURNAME_AGREES = frozenset({"exact", "part", "typo", "phonetic"})
 _HOME_AGREES = frozenset({"exact", "similar"})
 _DATES_APART = frozenset({"year_only", "different"})
+_HOME_LEVELS = {"guardians": frozenset({"common"}), "address": _HOME_AGREES}  # with the surname: a family
 _SIBLINGS = frozenset({"different_first_names", "different_birth_dates"})
 _CAPPED = _SIBLINGS | {"similar_first_names", "different_middle_names"}
 _PROBABILITY_SUM_TOLERANCE = 0.005
+_SSN, _FIRST, _LAST, _BIRTH_DATE = (FIELD_NAMES.index(n) for n in ("ssn", "first_name", "last_name", "birth_date"))
 
 
 class Contribution(NamedTuple):
@@ -127,6 +129,9 @@ class MatchModel:
     source: str = ""
     _weights: tuple[Mapping[str, float], ...] = field(init=False, repr=False, compare=False)
     _prior_weight: float = field(init=False, repr=False, compare=False)
+    _best: Mapping[str, float] = field(init=False, repr=False, compare=False)  # each field's highest weight
+    _best_apart: Mapping[str, float] = field(init=False, repr=False, compare=False)
+    _plans: dict[frozenset[str], Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.prior < 1.0:
@@ -149,7 +154,50 @@ class MatchModel:
                 table[level] = math.log2(self.m[f.name][level] / self.u[f.name][level])
             weights.append(MappingProxyType(table))
         object.__setattr__(self, "_weights", tuple(weights))
+        object.__setattr__(self, "_best", MappingProxyType(
+            {f.name: max(0.0, *table.values()) for f, table in zip(FIELDS, weights)}))
+        object.__setattr__(self, "_plans", {})
+        object.__setattr__(self, "_best_apart", MappingProxyType(  # the best level that makes no family
+            {f.name: max(w for level, w in table.items() if level not in _HOME_LEVELS.get(f.name, ()))
+             for f, table in zip(FIELDS, weights)}))
         object.__setattr__(self, "_prior_weight", math.log2(self.prior / (1.0 - self.prior)))
+
+    def ceiling(self, levels: Comparison, unknown: frozenset[str]) -> tuple[float, bool]:
+        """(the highest weight the pair can reach when the fields named in `unknown` may take
+        any level, whether the SSN rule lifts it to review). Never below the pair's real
+        weight, which is all a ruled-out decision needs.
+
+        The sibling guard only takes weight away. When the known levels are those of siblings
+        (surnames agree; first names different or dates apart), either the household makes a
+        family, and the guard cancels every family field's positive weight, or it does not,
+        and the guardians and the address are held under "common" and "exact"/"similar"."""
+        plan = self._plans.get(unknown)
+        if plan is None:
+            plan = self._plans[unknown] = self._plan(unknown)
+        known_fields, free, apart, cancelled = plan
+        known = self._prior_weight
+        for index, table, family in known_fields:
+            weight = table[levels[index]]
+            known += weight
+            if family and weight > 0:
+                cancelled -= weight
+        total = known + free
+        if (levels[_LAST] in _SURNAME_AGREES
+                and (levels[_FIRST] == "different" or levels[_BIRTH_DATE] in _DATES_APART)):
+            total = max(known + cancelled, known + apart)
+        return total, levels[_SSN] == "equal"
+
+    def _plan(self, unknown: frozenset[str]) -> tuple[tuple[tuple[int, Mapping[str, float], bool], ...],
+                                                      float, float, float]:
+        """`ceiling`'s constants for one set of unknown fields: the known fields (index, weights,
+        is a family field), and the unknown fields' best weights: any level, no family, and
+        not a family field."""
+        known = tuple((i, table, name in FAMILY_FIELDS)
+                      for i, (name, table) in enumerate(zip(FIELD_NAMES, self._weights)) if name not in unknown)
+        free = sum(self._best[name] for name in unknown)
+        apart = sum(self._best_apart[name] for name in unknown)
+        cancelled = sum(self._best[name] for name in unknown if name not in FAMILY_FIELDS)
+        return known, free, apart, cancelled
 
     @property
     def prior_weight(self) -> float:

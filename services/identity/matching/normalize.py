@@ -56,6 +56,7 @@ def surname_parts(last: str) -> tuple[str, ...]:
     return parts or tuple(words)
 
 
+@lru_cache(maxsize=200_000)
 def split_suffix(last: str) -> tuple[str, str | None]:
     """A generational suffix typed into the surname ("Smith Jr.") -> ("smith", "jr")."""
     words = normalize_name(last).split()
