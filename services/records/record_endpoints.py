@@ -106,7 +106,7 @@ def _hot_reads(state: State) -> HotReads | None:
     hot = getattr(state, "records_hot_reads", False)
     if hot is False:
         engine = state.db.engine
-        hot = (HotReads(RawContextReader(engine), StagedLogBatcher(RecordsAccessLogEntry, engine),
+        hot = (HotReads(RawContextReader(engine), StagedLogBatcher(RecordsAccessLogEntry, engine), engine,
                         lambda: request_session(state))
                if engine.dialect.name == "postgresql" and _chainer(state).enabled else None)
         state.records_hot_reads = hot  # type: ignore[attr-defined]

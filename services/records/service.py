@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.records.amendments import statements_for
 from services.records.facts import scope_filter
@@ -363,6 +363,7 @@ class HotReads:
 
     contexts: RawContextReader
     log: StagedLogBatcher
+    engine: AsyncEngine  # for the volume counter's flush
     transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]]  # for the rare steps that write
 
 
@@ -470,7 +471,8 @@ class RecordReader:
         if n == 0:
             return
         actor = self.principal.subject
-        reads, alert = await self.volume.count(self._transaction, actor, n, self.reads_per_hour)
+        reads, alert = await self.volume.count(self._transaction, actor, n, self.reads_per_hour,
+                                               raw=self.hot.engine if self.hot is not None else None)
         if reads <= self.reads_per_hour:
             return
         if alert:

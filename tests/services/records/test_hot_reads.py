@@ -125,3 +125,28 @@ async def test_a_log_write_that_fails_fails_the_reads_waiting_on_it(hot) -> None
     results = await asyncio.gather(*(batcher.stage([{"action": "read", "payload": {"n": i}}], actor="user:x",
                                                     request_id=None) for i in range(3)), return_exceptions=True)
     assert len(results) == 3 and all(isinstance(r, Exception) for r in results)
+
+
+async def test_two_processes_crossing_the_limit_raise_one_alert(hot) -> None:
+    """Each worker process counts on its own and flushes to the shared row; only the flush that
+    marks the hour alerted raises the alert."""
+    *_, database, _ = hot
+    from contextlib import nullcontext
+
+    from services.records.models import ReadCounter
+    from services.records.volume import ReadVolume
+
+    first, second = ReadVolume(), ReadVolume()
+    never = lambda: nullcontext(None)  # the raw flush opens no session
+    # Other processes' reads already stand at the limit; both cross it at the same moment (near
+    # the limit every read is flushed at once).
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    async with database.sessionmaker() as session:
+        session.add_all([ReadCounter(actor="user:two-workers", hour=h, reads=10, alerted=False)
+                         for h in (hour, hour + timedelta(hours=1))])  # the next hour too, should it turn meanwhile
+        await session.commit()
+    crossings = await asyncio.gather(*(volume.count(never, "user:two-workers", 9, 10, raw=database.engine)
+                                       for volume in (first, second)))
+    assert sorted(reads for reads, _ in crossings) == [19, 28]
+    assert [alert for _, alert in crossings].count(True) == 1
+    assert await second.count(never, "user:two-workers", 1, 10, raw=database.engine) == (29, False)
