@@ -43,9 +43,13 @@ class _Tally:
     flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+def _hour(number: int) -> datetime:
+    return datetime.fromtimestamp(number * 3600, UTC)
+
+
 class ReadVolume:
     def __init__(self) -> None:
-        self._tallies: dict[tuple[str, datetime], _Tally] = {}
+        self._tallies: dict[tuple[str, int], _Tally] = {}
 
     async def count(self, transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]], actor: str, n: int,
                     limit: int, *, raw: AsyncEngine | None = None) -> tuple[int, bool]:
@@ -53,18 +57,22 @@ class ReadVolume:
         to be raised this hour: True only on the first crossing seen in the database).
         `transaction()` gives the session to flush in; it is entered only when a flush is due.
         With `raw` (PostgreSQL's engine, the hot read path) a flush needs no session."""
-        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        key = (actor, hour)
-        if len(self._tallies) > 10_000:  # past hours: forget them
-            self._tallies = {k: v for k, v in self._tallies.items() if k[1] == hour}
-        tally = self._tallies.setdefault(key, _Tally())
+        # Keyed by the hour's number: building the hour's datetime (and hashing it) on every
+        # read cost more than the rest of the count.
+        hour_number = int(time.time() // 3600)
+        key = (actor, hour_number)
+        tally = self._tallies.get(key)
+        if tally is None:
+            if len(self._tallies) > 10_000:  # past hours: forget them
+                self._tallies = {k: v for k, v in self._tallies.items() if k[1] == hour_number}
+            tally = self._tallies[key] = _Tally()
         if tally.known + tally.pending + n >= limit * NEAR_LIMIT:
             # Near the limit each read waits for its turn and is counted in the database on its
             # own, so the refusal lands on the read that crosses it (a read still waiting must
             # not be counted into the one ahead of it).
             async with tally.flushing:
                 tally.pending += n
-                return await self._flush(transaction, tally, actor, hour, limit, raw)
+                return await self._flush(transaction, tally, actor, _hour(hour_number), limit, raw)
         tally.pending += n
         estimate = tally.known + tally.pending
         # One flush at a time per caller: reads that arrive while one runs leave theirs to the
@@ -73,7 +81,7 @@ class ReadVolume:
         if not due or tally.flushing.locked():
             return estimate, False
         async with tally.flushing:
-            return await self._flush(transaction, tally, actor, hour, limit, raw)
+            return await self._flush(transaction, tally, actor, _hour(hour_number), limit, raw)
 
     async def _flush(self, transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]], tally: _Tally,
                      actor: str, hour: datetime, limit: int, raw: AsyncEngine | None) -> tuple[int, bool]:
