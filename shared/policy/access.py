@@ -234,17 +234,32 @@ def project_with_names(record: Mapping[str, Any], fields: frozenset[str]) -> tup
     names: set[str] = set()
     if not isinstance(record, Mapping):
         return {}, names
-    return _project_named(record, _tree(frozenset(fields)), "", names), names
+    return _project_named(record, _named_tree(frozenset(fields)), names), names
 
 
-def _project_named(record: Mapping[Any, Any], tree: _Tree, prefix: str, names: set[str]) -> dict[str, Any]:
+_NamedTree = dict[str, tuple[str, "_NamedTree | None"]]
+
+
+@lru_cache(maxsize=256)
+def _named_tree(fields: frozenset[str]) -> _NamedTree:
+    """`_tree` with each node's dotted name beside it, so a read builds no name strings."""
+    def named(tree: _Tree, prefix: str) -> _NamedTree:
+        out: _NamedTree = {}
+        for key, sub in tree.items():
+            name = f"{prefix}.{key}" if prefix else key
+            out[key] = (name, None if sub is None else named(sub, name))
+        return out
+    return named(_tree(fields), "")
+
+
+def _project_named(record: Mapping[Any, Any], tree: _NamedTree, names: set[str]) -> dict[str, Any]:
     # `_project_mapping`, noting the name of each leaf it keeps.
     out: dict[str, Any] = {}
     for key, value in record.items():
-        sub = tree.get(key, _ABSENT) if type(key) is str else _ABSENT
-        if sub is _ABSENT:
+        node = tree.get(key) if type(key) is str else None
+        if node is None:
             continue
-        name = f"{prefix}.{key}" if prefix else key
+        name, sub = node
         if sub is None:
             if isinstance(value, (dict, list)):
                 value = copy.deepcopy(value)
@@ -257,9 +272,9 @@ def _project_named(record: Mapping[Any, Any], tree: _Tree, prefix: str, names: s
             out[key] = value
             continue
         if _is_mapping(value):
-            projected: Any = _project_named(value, sub, name, names)
+            projected: Any = _project_named(value, sub, names)
         elif isinstance(value, (list, tuple)):
-            projected = [e for e in (_project_named(v, sub, name, names) for v in value if _is_mapping(v)) if e]
+            projected = [e for e in (_project_named(v, sub, names) for v in value if _is_mapping(v)) if e]
         else:
             projected = None
         if projected:
