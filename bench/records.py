@@ -173,13 +173,24 @@ class CpuMeter:
     """CPU seconds used by a server's process tree and by the PostgreSQL processes, between
     `start` and `stop` (Linux /proc; zeros elsewhere), as per-process deltas: a process that
     exits in between is missed, never counted negative. PostgreSQL's share includes whatever
-    else uses the server at the time."""
+    else uses the server at the time, unless `database` names the one to count (its backends only:
+    the server's background processes, e.g. the WAL writer and checkpointer, are then left out)."""
 
     TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-    def __init__(self, root_pid: int) -> None:
+    def __init__(self, root_pid: int, database: str | None = None) -> None:
         self.root = root_pid
+        self.database = database  # given: only PostgreSQL's backends serving this database count
         self.before: dict[int, tuple[str, int]] = {}
+
+    def _ours(self, pid: int) -> bool:
+        """A backend of `self.database` (its process title names the database), on a machine shared
+        with other databases' clients."""
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return False
+        return f" {self.database} " in title
 
     def _sample(self) -> dict[int, tuple[str, int]]:
         """pid -> ("app" | "db", CPU ticks) for the server's tree and PostgreSQL."""
@@ -195,7 +206,8 @@ class CpuMeter:
                 tree.add(child)
                 frontier.append(child)
         out = {pid: ("app", ticks) for pid, (_, _, ticks) in table.items() if pid in tree}
-        out.update({pid: ("db", ticks) for pid, (_, name, ticks) in table.items() if name == "postgres"})
+        out.update({pid: ("db", ticks) for pid, (_, name, ticks) in table.items()
+                    if name == "postgres" and (self.database is None or self._ours(pid))})
         return out
 
     def start(self) -> None:
@@ -468,6 +480,45 @@ def machine() -> dict[str, Any]:
             "load_average_at_start": os.getloadavg()[0]}
 
 
+def measure_reads(args: argparse.Namespace, tool: str, tmp: Path, url: str, env: dict[str, str], slds: Server,
+                  bare: Server, loaded: LoadResult, reader: str, failures: list[str]) -> dict[str, Any]:
+    """The read loads, bare and slds alternating, round 0 a warm-up."""
+    district = loaded.read_district
+    # Sanity first: the superintendent reads a student of the district in full.
+    token = password_token(slds.base, reader, PASSWORD)
+    probe = httpx.get(slds.base + STUDENT_PATH.format(loaded.read_ids[0]),
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    if probe.status_code != 200 or "demographics" not in probe.json():
+        raise RuntimeError(f"read check failed: {probe.status_code} {probe.text[:300]}")
+    paths = [STUDENT_PATH.format(i) for i in loaded.read_ids]
+    (tmp / "slds-paths.txt").write_text("\n".join(paths) + "\n")
+    (tmp / "bare-paths.txt").write_text("/bare\n")
+    bare_target = Target(bare.base, tmp / "bare-paths.txt", ["/bare"], CpuMeter(bare.proc.pid))
+    slds_target = Target(slds.base, tmp / "slds-paths.txt", paths, CpuMeter(slds.proc.pid))
+    runs: dict[str, list[LoadRun]] = {"bare": [], "slds": []}
+    for round_no in range(args.rounds + 1):  # round 0 warms both up and is not counted
+        seconds = args.warmup if round_no == 0 else args.seconds
+        slds_target.auth = f"Bearer {password_token(slds.base, reader, PASSWORD)}"
+        for name, target in (("bare", bare_target), ("slds", slds_target)):
+            run = run_load(tool, target, seconds, args.concurrency, args.threads, tmp)
+            if round_no:
+                runs[name].append(run)
+                print(f"  round {round_no} {name}: {run.rps:,.0f} req/s, p50 {run.p50_ms:.1f} ms, "
+                      f"p95 {run.p95_ms:.1f} ms, failures {run.failures}", flush=True)
+            if run.failures:
+                failures.append(f"{name} round {round_no}: {run.failures} non-200 answers or socket errors")
+    reads = {name: summarize(r) for name, r in runs.items()}
+    reads["ratio"] = reads["slds"]["reads_per_second"] / reads["bare"]["reads_per_second"]
+    reads["students_sampled"] = len(loaded.read_ids)
+    reads["district"] = district
+    reads["all_200"] = reads["slds"]["failures"] == 0 and reads["bare"]["failures"] == 0
+    # Reads stage their access-log entries; the servers' chainers must fold them all.
+    reads["log_unchained_after"], reads["log_fold_seconds"] = wait_until_chained(url)
+    if reads["log_unchained_after"]:
+        failures.append(f"{reads['log_unchained_after']} read log entries still unchained after the reads")
+    return reads
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
@@ -497,7 +548,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="PostgreSQL: keep the state a previous run of the same --students/--seed/pool loaded "
                              "and whose ingest did not run (migrated, not reloaded)")
+    parser.add_argument("--ingest-only", action="store_true",
+                        help="skip the read loads (and the bare app): only the bulk ingest is measured")
     args = parser.parse_args(argv)
+    if args.ingest_only and args.reads_only:
+        parser.error("--ingest-only and --reads-only exclude each other")
     if args.students is None:
         args.students = 2000 if args.quick else 1_000_000
     if args.quick:
@@ -567,42 +622,13 @@ def main(argv: list[str] | None = None) -> int:
         log = tmp / "servers.log"
         slds = start_server("slds", "bench.records_serve:slds", env, args.workers, factory=True,
                             probe="/records/health", log=log)
-        bare = start_server("bare", "bench.records_serve:bare", env, args.workers, factory=False, probe="/bare", log=log)
-
-        # Reads. Sanity first: the superintendent reads a student of the district in full.
-        token = password_token(slds.base, reader, PASSWORD)
-        probe = httpx.get(slds.base + STUDENT_PATH.format(loaded.read_ids[0]),
-                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        if probe.status_code != 200 or "demographics" not in probe.json():
-            raise RuntimeError(f"read check failed: {probe.status_code} {probe.text[:300]}")
-        paths = [STUDENT_PATH.format(i) for i in loaded.read_ids]
-        (tmp / "slds-paths.txt").write_text("\n".join(paths) + "\n")
-        (tmp / "bare-paths.txt").write_text("/bare\n")
-        bare_target = Target(bare.base, tmp / "bare-paths.txt", ["/bare"], CpuMeter(bare.proc.pid))
-        slds_target = Target(slds.base, tmp / "slds-paths.txt", paths, CpuMeter(slds.proc.pid))
-        report["meta"]["load_average_before_reads"] = os.getloadavg()[0]
-        runs: dict[str, list[LoadRun]] = {"bare": [], "slds": []}
-        for round_no in range(args.rounds + 1):  # round 0 warms both up and is not counted
-            seconds = args.warmup if round_no == 0 else args.seconds
-            slds_target.auth = f"Bearer {password_token(slds.base, reader, PASSWORD)}"
-            for name, target in (("bare", bare_target), ("slds", slds_target)):
-                run = run_load(tool, target, seconds, args.concurrency, args.threads, tmp)
-                if round_no:
-                    runs[name].append(run)
-                    print(f"  round {round_no} {name}: {run.rps:,.0f} req/s, p50 {run.p50_ms:.1f} ms, "
-                          f"p95 {run.p95_ms:.1f} ms, failures {run.failures}", flush=True)
-                if run.failures:
-                    failures.append(f"{name} round {round_no}: {run.failures} non-200 answers or socket errors")
-        reads = {name: summarize(r) for name, r in runs.items()}
-        reads["ratio"] = reads["slds"]["reads_per_second"] / reads["bare"]["reads_per_second"]
-        reads["students_sampled"] = len(loaded.read_ids)
-        reads["district"] = district
-        reads["all_200"] = reads["slds"]["failures"] == 0 and reads["bare"]["failures"] == 0
-        # Reads stage their access-log entries; the servers' chainers must fold them all.
-        reads["log_unchained_after"], reads["log_fold_seconds"] = wait_until_chained(url)
-        if reads["log_unchained_after"]:
-            failures.append(f"{reads['log_unchained_after']} read log entries still unchained after the reads")
-        report["reads"] = reads
+        if args.ingest_only:
+            report["meta"]["notes"].append("--ingest-only: no read loads")
+        else:
+            bare = start_server("bare", "bench.records_serve:bare", env, args.workers, factory=False,
+                                probe="/bare", log=log)
+            report["meta"]["load_average_before_reads"] = os.getloadavg()[0]
+            report["reads"] = measure_reads(args, tool, tmp, url, env, slds, bare, loaded, reader, failures)
 
         # Ingest: new students of the pool, every round its own.
         if args.reads_only:
@@ -612,13 +638,15 @@ def main(argv: list[str] | None = None) -> int:
         tokens = {d: client_token(slds.base, c["client_id"], c["client_secret"]) for d, c in clients.items()}
         batches = ingest_batches(loaded.pool, args.batch_size, args.seed, year)
         ingest_runs: dict[int, list[IngestRun]] = {c: [] for c in levels}
+        # PostgreSQL's share: the backends of this database only (the machine may be shared).
+        db_name = make_url(url).database if database == "PostgreSQL" else None
         for round_no in range(1, args.rounds + 1):
             for level in levels:
                 take = [b for _, b in zip(range(args.ingest_batches), batches, strict=False)]
                 if not take:
                     failures.append("the ingest pool ran out")
                     break
-                meter = CpuMeter(slds.proc.pid)
+                meter = CpuMeter(slds.proc.pid, db_name)
                 meter.start()
                 run = asyncio.run(_ingest(slds.base, take, tokens, level))
                 run.app_cpu_s, run.db_cpu_s = meter.stop()
@@ -645,7 +673,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
     report["failures"] = failures
     report["targets"] = {
-        "reads_ratio_at_least": 1 / 3, "reads_ratio_met": report["reads"]["ratio"] >= 1 / 3,
+        "reads_ratio_at_least": 1 / 3,
+        "reads_ratio_met": report["reads"]["ratio"] >= 1 / 3 if "reads" in report else None,
         "ingest_records_per_second_at_least": 5000,
         "ingest_met": (max(v["records_per_second"] for k, v in report["ingest"].items()
                            if k.startswith("concurrency_")) >= 5000) if not args.reads_only else None,
@@ -661,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_report(report: dict[str, Any], loaded: LoadResult) -> None:
-    meta, reads, ingest = report["meta"], report["reads"], report["ingest"]
+    meta, reads, ingest = report["meta"], report.get("reads"), report["ingest"]
     print(f"\n# records bench, {meta['date']}: {meta['students']:,} students, {meta['database']}, "
           f"{meta['machine']['cores']} cores, {meta['uvicorn_workers']} uvicorn workers per app ({meta['server']}), "
           f"{meta['load_generator']} at {meta['concurrency']} connections, "
@@ -677,19 +706,20 @@ def print_report(report: dict[str, Any], loaded: LoadResult) -> None:
             print(f"| {key.replace('_', ' ')} | {load_s[key]:.1f} s |")
     print(f"| total (drop/create, migrate, load, index, analyze) | {load_s['total']:.1f} s |")
     print(f"| peak RSS (largest process) | {loaded.peak_rss_mb:.0f} MB |")
-    bare, slds = reads["bare"], reads["slds"]
-    print("\n| reads | requests/s | p50 ms | p95 ms | vs bare |\n|---|---|---|---|---|")
-    print(f"| bare FastAPI constant JSON (baseline) | {bare['reads_per_second']:,.0f} | {bare['p50_ms']:.1f} | "
-          f"{bare['p95_ms']:.1f} | 1.00x |")
-    print(f"| GET /records/v1/students/{{id}} (superintendent, projected, access-logged) | "
-          f"{slds['reads_per_second']:,.0f} | {slds['p50_ms']:.1f} | {slds['p95_ms']:.1f} | {reads['ratio']:.2f}x |")
-    print(f"\nreads: {slds['requests']:,} requests, {slds['failures']} not 200; target >= 0.33x of bare: "
-          f"{'met' if report['targets']['reads_ratio_met'] else 'NOT met'}")
-    if "log_unchained_after" in reads:
-        print(f"access log: staged read entries left unchained {reads['log_fold_seconds']:.1f} s after the reads: "
-              f"{reads['log_unchained_after']}")
-    print(f"CPU per request (median): bare {bare['app_cpu_ms_per_request']:.2f} ms; slds {slds['app_cpu_ms_per_request']:.2f} ms "
-          f"in the app + {slds['db_cpu_ms_per_request']:.2f} ms in PostgreSQL")
+    if reads is not None:
+        bare, slds = reads["bare"], reads["slds"]
+        print("\n| reads | requests/s | p50 ms | p95 ms | vs bare |\n|---|---|---|---|---|")
+        print(f"| bare FastAPI constant JSON (baseline) | {bare['reads_per_second']:,.0f} | {bare['p50_ms']:.1f} | "
+              f"{bare['p95_ms']:.1f} | 1.00x |")
+        print(f"| GET /records/v1/students/{{id}} (superintendent, projected, access-logged) | "
+              f"{slds['reads_per_second']:,.0f} | {slds['p50_ms']:.1f} | {slds['p95_ms']:.1f} | {reads['ratio']:.2f}x |")
+        print(f"\nreads: {slds['requests']:,} requests, {slds['failures']} not 200; target >= 0.33x of bare: "
+              f"{'met' if report['targets']['reads_ratio_met'] else 'NOT met'}")
+        if "log_unchained_after" in reads:
+            print(f"access log: staged read entries left unchained {reads['log_fold_seconds']:.1f} s after the reads: "
+                  f"{reads['log_unchained_after']}")
+        print(f"CPU per request (median): bare {bare['app_cpu_ms_per_request']:.2f} ms; slds {slds['app_cpu_ms_per_request']:.2f} ms "
+              f"in the app + {slds['db_cpu_ms_per_request']:.2f} ms in PostgreSQL")
     print("\n| bulk ingest (JSON arrays) | records/s (median) | rounds |\n|---|---|---|")
     for key, value in ingest.items():
         if key.startswith("concurrency_"):

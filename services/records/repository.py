@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    any_,
     bindparam,
     cast,
     delete,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.records.facts import current_on, taught_now
@@ -189,6 +191,13 @@ class RecordsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def _one_of(self, column: Any, values: Sequence[str]) -> Any:
+        """`column IN (values)`; on PostgreSQL `= ANY($1)` with one array parameter: rendering an
+        expanding IN of a thousand parameters cost more CPU than running the statement."""
+        if self.session.bind.dialect.name == "postgresql":
+            return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+        return column.in_(values)
+
     async def lock_for_writes(self) -> None:
         """Take the records log lock first: change versions (version row ids) are then handed out
         in commit order, and a reader's access-log append waits for the write to commit."""
@@ -223,7 +232,7 @@ class RecordsRepository:
         for start in range(0, len(ids), 1000):
             rows = await self.session.execute(
                 select(t.c.state_id, t.c.version, t.c.change_version)
-                .where(t.c.entity == entity, t.c.state_id.in_(ids[start:start + 1000]))
+                .where(t.c.entity == entity, self._one_of(t.c.state_id, ids[start:start + 1000]))
                 .order_by(t.c.state_id).with_for_update())
             found.update({sid: SubjectRow(sid, version, change) for sid, version, change in rows})
         missing = [i for i in ids if i not in found]
@@ -246,6 +255,28 @@ class RecordsRepository:
                 .values(version=bindparam("b_version"), change_version=bindparam("b_change_version"),
                         updated_at=utcnow()), params)
 
+    async def subject_versions(self, entity: str, state_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(version, change_version) of the subjects that exist, read without locks: the write
+        path's snapshot, checked again under the locks (see `RecordWriter._store`)."""
+        t = RecordSubject.__table__
+        out: dict[str, tuple[int, int]] = {}
+        for start in range(0, len(state_ids), 1000):
+            rows = await self.session.execute(
+                select(t.c.state_id, t.c.version, t.c.change_version)
+                .where(t.c.entity == entity, self._one_of(t.c.state_id, state_ids[start:start + 1000])))
+            out.update({sid: (version, change) for sid, version, change in rows})
+        return out
+
+    async def copy_records(self, table: Any, columns: Sequence[str], records: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: COPY tuples already in `columns` order (JSON columns as text) in the
+        session's transaction; the write path builds them so, with no dict per row."""
+        if not records:
+            return
+        await self.session.flush()
+        connection = await self.session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.copy_records_to_table(table.name, records=records, columns=list(columns))
+
     async def copy_rows(self, table: Any, rows: list[dict[str, Any]], encoded: dict[int, str] | None = None) -> bool:
         return await copy_rows(self.session, table, rows, encoded)
 
@@ -265,7 +296,7 @@ class RecordsRepository:
         for start in range(0, len(state_ids), 1000):
             rows = await self.session.execute(
                 select(t.c.id, t.c.state_id, t.c.section, t.c.item_key, t.c.data, t.c.version, t.c.change_version)
-                .where(t.c.entity == entity, t.c.state_id.in_(state_ids[start:start + 1000])))
+                .where(t.c.entity == entity, self._one_of(t.c.state_id, state_ids[start:start + 1000])))
             for row in rows:
                 out[row[1]].append(ItemRow(*row))
         return out
@@ -336,7 +367,7 @@ class RecordsRepository:
         ids = list(set(state_ids))
         rows = await self.session.scalars(
             select(Enrollment.state_student_id).distinct()
-            .where(Enrollment.district_id == district_id, Enrollment.state_student_id.in_(ids)))
+            .where(Enrollment.district_id == district_id, self._one_of(Enrollment.state_student_id, ids)))
         return set(rows)
 
     # --- derived relationship rows ----------------------------------------------------------
@@ -350,7 +381,8 @@ class RecordsRepository:
         await self.session.flush()
         ids = list(items_by_student)
         for start in range(0, len(ids), 1000):
-            await self.session.execute(delete(Enrollment).where(Enrollment.state_student_id.in_(ids[start:start + 1000])))
+            table = Enrollment.__table__
+            await self.session.execute(delete(table).where(self._one_of(table.c.state_student_id, ids[start:start + 1000])))
         rows = []
         for state_id, items in items_by_student.items():
             for item in items:
@@ -373,7 +405,8 @@ class RecordsRepository:
         await self.session.flush()
         ids = list(items_by_student)
         for start in range(0, len(ids), 1000):
-            await self.session.execute(delete(StudentPlan).where(StudentPlan.state_student_id.in_(ids[start:start + 1000])))
+            table = StudentPlan.__table__
+            await self.session.execute(delete(table).where(self._one_of(table.c.state_student_id, ids[start:start + 1000])))
         single = {name for name, spec in sections("student").items() if spec.shape == "single"}
         rows = []
         for state_id, items in items_by_student.items():

@@ -14,12 +14,15 @@ that went out, never their values.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -52,7 +55,6 @@ from services.records.validation import (
 )
 from services.records.volume import ReadVolume
 from shared.audit import StagedChainer, StagedLogBatcher, append_many, stage_many
-from shared.db import new_uuids
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
 from shared.policy.access import project, project_with_names, row_scope, visible_fields
 from shared.policy.dictionary import Entity
@@ -231,121 +233,232 @@ class RecordWriter:
 
     async def _store(self, entity: Entity, ready: list[tuple[int, ValidatedRecord]], outcomes: list[RowOutcome],
                      submission: Submission, district_id: str | None, if_match: int | None) -> None:
+        """Work out what changes before taking the records log lock, hold it only to store that.
+
+        The log lock orders change versions (version row ids) with commits, so everything that
+        needs no id waits outside it: the current subjects and items are read without locks (a
+        snapshot), the diff, the rows, their JSON and the log entries built from them. Under the
+        lock the subjects' rows are locked as before (`FOR UPDATE`) and their (version,
+        change_version) compared with the snapshot: every writer of a record's items bumps its
+        version under that row lock, so an equal pair means the items read are still current. A
+        subject that moved on meanwhile has its rows worked out again from what is stored now.
+        """
         # Core statements over plain rows, a few per request whatever its size: building and
         # flushing an ORM object per element cost more than the database work itself.
+        await self.session.flush()  # ORM changes made earlier in the request (a fold) go first
+        state_ids = sorted({r.state_id for _, r in ready})
+        seen = await self.repo.subject_versions(entity, state_ids)  # subjects first, then their items
+        current = await self.repo.item_rows(entity, state_ids)
+        subjects = {sid: SubjectRow(sid, *seen.get(sid, (0, 0))) for sid in state_ids}
+        now = datetime.now(UTC)
+        diff = self._diff(entity, ready, outcomes, subjects, current, submission, district_id, now)
+
         await self.repo.lock_for_writes()
-        subjects = await self.repo.subject_rows_for_update(entity, [r.state_id for _, r in ready])
+        locked = await self.repo.subject_rows_for_update(entity, state_ids)
         if if_match is not None:
             (_, record), = ready
-            if subjects[record.state_id].version != if_match:
+            if locked[record.state_id].version != if_match:
                 raise PreconditionFailed("The record changed since it was read: fetch it again and retry.",
                                          errors=[{"field": "If-Match", "code": "stale",
                                                   "message": "Does not match the record's current version."}])
-        current = await self.repo.item_rows(entity, sorted(subjects))
+        stale = {sid for sid, row in locked.items() if (row.version, row.change_version) != seen.get(sid, (0, 0))}
+        if stale:
+            again = [(i, r) for i, r in ready if r.state_id in stale]
+            for i, _ in again:
+                outcomes[i].status, outcomes[i].http_status, outcomes[i].errors = "pending", 200, []
+                outcomes[i].version = None
+            fresh = await self.repo.item_rows(entity, sorted(stale))
+            diff.drop(stale)
+            diff.merge(self._diff(entity, again, outcomes, {sid: locked[sid] for sid in stale}, fresh, submission,
+                                  district_id, now))
+        await self._write(entity, diff, submission, district_id, now)
+
+    def _diff(self, entity: Entity, ready: list[tuple[int, ValidatedRecord]], outcomes: list[RowOutcome],
+              subjects: dict[str, SubjectRow], current: dict[str, list[ItemRow]], submission: Submission,
+              district_id: str | None, now: datetime) -> _Diff:
+        """The changes the rows make to these subjects and items (updated in place), the rows'
+        outcomes and log entries: everything but the change versions."""
+        encode = self.session.bind.dialect.name == "postgresql"  # JSON text for COPY
         by_key = {(i.state_id, i.section, i.item_key): i for items in current.values() for i in items}
-        fresh_ids = iter(new_uuids(sum(len(r.elements) for _, r in ready)))
-        actor, now = self.principal.subject, datetime.now(UTC)
-        log: list[dict[str, Any]] = []
-        versions: list[dict[str, Any]] = []
-        created: dict[str, ItemRow] = {}
-        updated: dict[str, ItemRow] = {}
-        changed_subjects: dict[str, SubjectRow] = {}
-        enrollment_changed: set[str] = set()
-        plans_changed: set[str] = set()
+        fresh_ids = iter(_item_ids(sum(len(r.elements) for _, r in ready)))
+        diff = _Diff(current=current)
+        role = self.principal.role
         for row, record in ready:
-            if refused := success_plan_problems(record, current.get(record.state_id, ())):  # needs the stored grade
+            state_id = record.state_id
+            if refused := success_plan_problems(record, current.get(state_id, ())):  # needs the stored grade
                 outcomes[row].status, outcomes[row].http_status = "rejected", 422
                 outcomes[row].errors = [p.as_dict() for p in refused]
                 continue
-            subject = subjects[record.state_id]
+            subject = subjects[state_id]
             was_new = subject.version == 0
+            changes: list[_Change] = []
             changed_sections: set[str] = set()
             fields_written: set[str] = set()
             for element in record.elements:
-                item = by_key.get((record.state_id, element.section, element.key))
-                if item is not None and item.data == element.data:
+                key = (state_id, element.section, element.key)
+                item = by_key.get(key)
+                data = element.data
+                if item is not None and item.data == data:
                     continue
                 if item is None:
-                    item = ItemRow(next(fresh_ids), record.state_id, element.section, element.key, element.data, 1, 0)
-                    created[item.id] = item
-                    current.setdefault(record.state_id, []).append(item)
-                    by_key[(record.state_id, element.section, element.key)] = item
+                    item = ItemRow(next(fresh_ids), state_id, element.section, element.key, data, 1, 0)
+                    diff.created[item.id] = item
+                    current.setdefault(state_id, []).append(item)
+                    by_key[key] = item
                     operation = "create"
                 else:
-                    item.data, item.version = element.data, item.version + 1
-                    if item.id not in created:
-                        updated[item.id] = item
+                    item.data, item.version = data, item.version + 1
+                    if item.id not in diff.created:
+                        diff.updated[item.id] = item
                     operation = "update"
-                versions.append({
-                    "item_id": item.id, "entity": entity, "state_id": record.state_id, "section": element.section,
-                    "item_key": element.key, "version": item.version, "operation": operation, "data": element.data,
-                    "district_id": district_id, "recorded_at": now, "recorded_by": actor, "submission_id": submission.id})
+                text = to_json(data).decode() if encode else None
+                changes.append(_Change(item, operation, item.version, data, text))
+                diff.texts[item.id] = text
                 changed_sections.add(element.section)
-                fields_written |= fields_present(element.data, "" if element.section == "identifiers" else element.section)
+                _collect_fields(data, "" if element.section == "identifiers" else element.section, fields_written)
             outcome = outcomes[row]
             if not changed_sections:
                 outcome.status, outcome.version = "unchanged", subject.version
                 continue
             subject.version += 1
-            changed_subjects[subject.state_id] = subject
+            diff.subjects[state_id] = subject
             if entity == "student":
                 if "enrollment" in changed_sections:
-                    enrollment_changed.add(record.state_id)
+                    diff.enrollment_changed.add(state_id)
                 if changed_sections & PLAN_SECTIONS:
-                    plans_changed.add(record.state_id)
+                    diff.plans_changed.add(state_id)
             outcome.status = "created" if was_new else "updated"
             outcome.http_status = 201 if was_new else 200
             outcome.version = subject.version
-            log.append({"action": "write", "index_columns": {"state_id": record.state_id},
-                        "payload": {"entity": entity, "state_id": record.state_id, "role": self.principal.role,
-                                    "district_id": district_id, "submission_id": submission.id,
-                                    "sections": sorted(changed_sections), "fields": sorted(fields_written),
-                                    "ssn_received": record.carried_ssn}})
-        encoded: dict[int, str] = {}  # each element's JSON, encoded once for its version and its item
-        if versions:
+            diff.rows[row] = (state_id, changes, {
+                "action": "write", "index_columns": {"state_id": state_id},
+                "payload": {"entity": entity, "state_id": state_id, "role": role,
+                            "district_id": district_id, "submission_id": submission.id,
+                            "sections": sorted(changed_sections), "fields": sorted(fields_written),
+                            "ssn_received": record.carried_ssn}})
+        return diff
+
+    async def _write(self, entity: Entity, diff: _Diff, submission: Submission, district_id: str | None,
+                     now: datetime) -> None:
+        """Store a diff: the caller holds the records log lock and the subjects' rows."""
+        actor = self.principal.subject
+        changes = [(state_id, c) for state_id, cs, _ in (diff.rows[row] for row in sorted(diff.rows)) for c in cs]
+        if changes:
+            postgres = self.session.bind.dialect.name == "postgresql"
+            common = (district_id, now, actor, submission.id)
+            versions = [(c.item.id, entity, state_id, c.item.section, c.item.item_key, c.version, c.operation,
+                         c.text if postgres else c.data, *common) for state_id, c in changes]
             # One statement for every version of the request (their ids are the change versions),
             # then the items and subjects learn theirs.
-            if self.session.bind.dialect.name == "postgresql":
-                # The chain lock is held to commit, so these ids are still handed out in commit order.
+            if postgres:
+                # The log lock is held to commit, so these ids are still handed out in commit order.
                 ids = await self.repo.next_version_ids(len(versions))
-                for v, version_id in zip(versions, ids, strict=True):
-                    v["id"] = version_id
-                await self.repo.copy_rows(RecordItemVersion.__table__, versions, encoded)
+                await self.repo.copy_records(RecordItemVersion.__table__, ("id", *VERSION_COLUMNS),
+                                             [(i, *v) for i, v in zip(ids, versions, strict=True)])
             else:
                 ids = (await self.session.execute(
                     insert(RecordItemVersion).returning(RecordItemVersion.id, sort_by_parameter_order=True),
-                    versions)).scalars().all()
-            for v, change_version in zip(versions, ids, strict=True):
-                item = by_key[(v["state_id"], v["section"], v["item_key"])]
-                item.change_version = max(item.change_version, change_version)
-                subject = subjects[v["state_id"]]
+                    [dict(zip(VERSION_COLUMNS, v, strict=True)) for v in versions])).scalars().all()
+            for (state_id, c), change_version in zip(changes, ids, strict=True):
+                c.item.change_version = max(c.item.change_version, change_version)
+                subject = diff.subjects[state_id]
                 subject.change_version = max(subject.change_version, change_version)
-            await self._save_items(entity, created, updated, district_id, now, actor, submission.id, encoded)
-            await self.repo.save_subject_rows(entity, changed_subjects.values())
-        if enrollment_changed:
-            await self.repo.refresh_enrollments_many({sid: current.get(sid, []) for sid in enrollment_changed})
-        if plans_changed:
-            await self.repo.refresh_plans_many({sid: current.get(sid, []) for sid in plans_changed})
-        await append_many(self.session, RecordsAccessLogEntry, log, actor=actor, request_id=current_request_id())
+            await self._save_items(entity, diff, district_id, now, actor, submission.id, postgres)
+            await self.repo.save_subject_rows(entity, diff.subjects.values())
+        if diff.enrollment_changed:
+            await self.repo.refresh_enrollments_many({sid: diff.current.get(sid, []) for sid in diff.enrollment_changed})
+        if diff.plans_changed:
+            await self.repo.refresh_plans_many({sid: diff.current.get(sid, []) for sid in diff.plans_changed})
+        await append_many(self.session, RecordsAccessLogEntry, [diff.rows[row][2] for row in sorted(diff.rows)],
+                          actor=actor, request_id=current_request_id())
 
-    async def _save_items(self, entity: Entity, created: dict[str, ItemRow], updated: dict[str, ItemRow],
-                          district_id: str | None, now: datetime, actor: str, submission_id: str,
-                          encoded: dict[int, str]) -> None:
+    async def _save_items(self, entity: Entity, diff: _Diff, district_id: str | None, now: datetime, actor: str,
+                          submission_id: str, postgres: bool) -> None:
         table = RecordItem.__table__
-        rows = [{"id": i.id, "entity": entity, "state_id": i.state_id, "section": i.section, "item_key": i.item_key,
-                 "district_id": district_id, "data": i.data, "version": i.version, "change_version": i.change_version,
-                 "recorded_at": now, "recorded_by": actor, "submission_id": submission_id}
-                for i in created.values()]
-        if rows and not await self.repo.copy_rows(table, rows, encoded):
-            await self.session.execute(insert(table).returning(table.c.id), rows)
-        if updated:
+        if diff.created:
+            if postgres:
+                await self.repo.copy_records(table, ITEM_COLUMNS, [
+                    (i.id, entity, i.state_id, i.section, i.item_key, district_id, diff.texts[i.id], i.version,
+                     i.change_version, now, actor, submission_id) for i in diff.created.values()])
+            else:
+                await self.session.execute(insert(table).returning(table.c.id), [
+                    {"id": i.id, "entity": entity, "state_id": i.state_id, "section": i.section,
+                     "item_key": i.item_key, "district_id": district_id, "data": i.data, "version": i.version,
+                     "change_version": i.change_version, "recorded_at": now, "recorded_by": actor,
+                     "submission_id": submission_id} for i in diff.created.values()])
+        if diff.updated:
             await self.session.execute(
                 update(table).where(table.c.id == bindparam("b_id")).values(
                     data=bindparam("b_data"), version=bindparam("b_version"),
                     change_version=bindparam("b_change_version"), district_id=district_id, recorded_at=now,
                     recorded_by=actor, submission_id=submission_id),
                 [{"b_id": i.id, "b_data": i.data, "b_version": i.version, "b_change_version": i.change_version}
-                 for i in updated.values()])
+                 for i in diff.updated.values()])
+
+
+VERSION_COLUMNS = ("item_id", "entity", "state_id", "section", "item_key", "version", "operation", "data",
+                   "district_id", "recorded_at", "recorded_by", "submission_id")
+ITEM_COLUMNS = ("id", "entity", "state_id", "section", "item_key", "district_id", "data", "version",
+                "change_version", "recorded_at", "recorded_by", "submission_id")
+
+
+@dataclass(slots=True)
+class _Change:
+    """One element's new value: a version to write."""
+
+    item: ItemRow
+    operation: str  # create | update
+    version: int  # the item's version this change makes
+    data: dict[str, Any]
+    text: str | None  # `data` as JSON (PostgreSQL's COPY)
+
+
+@dataclass(slots=True)
+class _Diff:
+    """What a submission changes, worked out before the records log lock."""
+
+    current: dict[str, list[ItemRow]]  # the subjects' items as they will be
+    rows: dict[int, tuple[str, list[_Change], dict[str, Any]]] = field(default_factory=dict)  # changed rows: log entry
+    created: dict[str, ItemRow] = field(default_factory=dict)
+    updated: dict[str, ItemRow] = field(default_factory=dict)
+    texts: dict[str, str | None] = field(default_factory=dict)  # item id -> its final data as JSON
+    subjects: dict[str, SubjectRow] = field(default_factory=dict)  # changed
+    enrollment_changed: set[str] = field(default_factory=set)
+    plans_changed: set[str] = field(default_factory=set)
+
+    def drop(self, state_ids: set[str]) -> None:
+        """Forget what was worked out for these subjects (they changed since it was)."""
+        self.rows = {row: v for row, v in self.rows.items() if v[0] not in state_ids}
+        self.created = {k: i for k, i in self.created.items() if i.state_id not in state_ids}
+        self.updated = {k: i for k, i in self.updated.items() if i.state_id not in state_ids}
+        self.subjects = {k: s for k, s in self.subjects.items() if k not in state_ids}
+        self.enrollment_changed -= state_ids
+        self.plans_changed -= state_ids
+        for sid in state_ids:
+            self.current.pop(sid, None)
+
+    def merge(self, other: _Diff) -> None:
+        self.rows.update(other.rows)
+        self.created.update(other.created)
+        self.updated.update(other.updated)
+        self.texts.update(other.texts)
+        self.subjects.update(other.subjects)
+        self.enrollment_changed |= other.enrollment_changed
+        self.plans_changed |= other.plans_changed
+        self.current.update(other.current)
+
+
+def _item_ids(n: int) -> list[str]:
+    """`n` new item ids: time-ordered UUIDs (RFC 9562 version 7: the millisecond, then a counter
+    over the request's ids in its 26 "random" bits, then 48 random bits), so that the items' and
+    versions' id indexes grow at their right edge. Random (version 4) ids put each of a record's
+    ~9 elements on a leaf page of its own in two indexes, most of a bulk write's database work
+    once the tables outgrow memory."""
+    ms = f"{time.time_ns() // 1_000_000:012x}"
+    head = f"{ms[:8]}-{ms[8:]}-7"
+    tail = os.urandom(6 * n).hex()
+    return [f"{head}{c >> 14:03x}-{8 | (c >> 12) & 3:x}{c & 0xfff:03x}-{tail[12 * c:12 * c + 12]}"
+            for c in range(n)]
 
 
 class VolumeExceeded(Exception):

@@ -123,89 +123,166 @@ def _tree(entity: Entity, section: str) -> Tree:
     return tree
 
 
-def _check_value(spec: FieldSpec, value: Any, path: str, problems: list[Problem]) -> Any:
-    """The normalised value, or None after recording a problem."""
-    bad = lambda message: problems.append(Problem(path, message)) or None
+class _Bad:
+    """What a compiled check answers for a bad value: the problem's message (never the value)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+Check = Callable[[Any], Any]  # the normalised value, or a `_Bad`
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NOT_STRING = _Bad("Must be a non-empty string.")
+_TOO_LONG = _Bad(f"Must be at most {MAX_STRING} characters.")
+_NOT_DATE = _Bad("Must be a date in ISO 8601 form (YYYY-MM-DD).")
+_NOT_CALENDAR = _Bad("Must be a real calendar date (YYYY-MM-DD).")
+_TOO_EARLY = _Bad("Must not be before 1900.")
+_NOT_INTEGER = _Bad("Must be an integer.")
+_NOT_NUMBER = _Bad("Must be a number.")
+_NOT_BOOLEAN = _Bad("Must be true or false.")
+_REPEATED = _Bad("Must not repeat a code.")
+
+
+def _check_string(value: Any) -> Any:
+    if not isinstance(value, str):
+        return _NOT_STRING
+    stripped = value.strip()
+    if not stripped:
+        return _NOT_STRING
+    if len(value) > MAX_STRING:
+        return _TOO_LONG
+    return stripped
+
+
+def _check_date(value: Any) -> Any:
+    if not isinstance(value, str) or _DATE.fullmatch(value) is None:
+        return _NOT_DATE
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return _NOT_CALENDAR
+    if day < EARLIEST:
+        return _TOO_EARLY
+    return value
+
+
+def _check_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return _NOT_INTEGER
+    return value
+
+
+def _check_decimal(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return _NOT_NUMBER
+    return value
+
+
+def _check_boolean(value: Any) -> Any:
+    return value if isinstance(value, bool) else _NOT_BOOLEAN
+
+
+@cache
+def _compiled_check(spec: FieldSpec) -> Check:
+    """One field's check, built once per field: no dispatch on the type per value."""
     match spec.type:
         case "string":
-            if not isinstance(value, str) or not value.strip():
-                return bad("Must be a non-empty string.")
-            if len(value) > MAX_STRING:
-                return bad(f"Must be at most {MAX_STRING} characters.")
-            return value.strip()
+            return _check_string
         case "date":
-            if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-                return bad("Must be a date in ISO 8601 form (YYYY-MM-DD).")
-            try:
-                day = date.fromisoformat(value)
-            except ValueError:
-                return bad("Must be a real calendar date (YYYY-MM-DD).")
-            if day < EARLIEST:
-                return bad("Must not be before 1900.")
-            return value
+            return _check_date
         case "integer":
-            if isinstance(value, bool) or not isinstance(value, int):
-                return bad("Must be an integer.")
-            return value
+            return _check_integer
         case "decimal":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                return bad("Must be a number.")
-            return value
+            return _check_decimal
         case "boolean":
-            if not isinstance(value, bool):
-                return bad("Must be true or false.")
-            return value
+            return _check_boolean
         case "code":
             assert spec.code_set is not None
-            if not isinstance(value, str) or not _code_check(spec.code_set)(value):
-                return bad(f"Must be a code from the '{spec.code_set}' code set.")
-            return value
+            allowed = _code_check(spec.code_set)
+            bad = _Bad(f"Must be a code from the '{spec.code_set}' code set.")
+            return lambda value: value if isinstance(value, str) and allowed(value) else bad
         case "code_list":
             assert spec.code_set is not None
-            check = _code_check(spec.code_set)
-            if not isinstance(value, list) or not all(isinstance(v, str) and check(v) for v in value):
-                return bad(f"Must be a list of codes from the '{spec.code_set}' code set.")
-            if len(set(value)) != len(value):
-                return bad("Must not repeat a code.")
-            return value
-    return bad("Unsupported field type.")  # pragma: no cover - the dictionary's types are closed
+            member = _code_check(spec.code_set)
+            bad = _Bad(f"Must be a list of codes from the '{spec.code_set}' code set.")
+
+            def check_list(value: Any) -> Any:
+                if not isinstance(value, list) or not all(isinstance(v, str) and member(v) for v in value):
+                    return bad
+                if len(set(value)) != len(value):
+                    return _REPEATED
+                return value
+            return check_list
+    unsupported = _Bad("Unsupported field type.")  # pragma: no cover - the dictionary's types are closed
+    return lambda value: unsupported  # pragma: no cover
 
 
-def _check_mapping(tree: Tree, value: Any, path: str, problems: list[Problem]) -> dict[str, Any] | None:
+CompiledTree = dict[str, "Check | CompiledTree"]
+
+
+@cache
+def _compiled_tree(entity: Entity, section: str) -> CompiledTree:
+    def compile_node(tree: Tree) -> CompiledTree:
+        return {key: compile_node(node) if isinstance(node, dict) else _compiled_check(node)
+                for key, node in tree.items()}
+    return compile_node(_tree(entity, section))
+
+
+def _check_value(spec: FieldSpec, value: Any, path: str, problems: list[Problem]) -> Any:
+    """The normalised value, or None after recording a problem."""
+    checked = _compiled_check(spec)(value)
+    if type(checked) is _Bad:
+        problems.append(Problem(path, checked.message))
+        return None
+    return checked
+
+
+def _check_mapping(tree: CompiledTree, value: Any, path: str, problems: list[Problem]) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         problems.append(Problem(path, "Must be an object."))
         return None
     out: dict[str, Any] = {}
+    get = tree.get
     for key, item in value.items():
-        sub = f"{path}.{key}" if path else str(key)
-        node = tree.get(key) if isinstance(key, str) else None
+        node = get(key) if isinstance(key, str) else None
         if node is None:
-            problems.append(Problem(sub, "Unknown field: not in the data dictionary.", "unknown-field"))
+            problems.append(Problem(f"{path}.{key}" if path else str(key), "Unknown field: not in the data dictionary.",
+                                    "unknown-field"))
             continue
         if item is None:
             continue  # an explicit null is the same as leaving the field out
-        if isinstance(node, dict):  # a nested list of sub-records (special_education.services)
+        if type(node) is dict:  # a nested list of sub-records (special_education.services)
+            sub = f"{path}.{key}" if path else str(key)
             if not isinstance(item, list):
                 problems.append(Problem(sub, "Must be a list of objects."))
                 continue
             elements = [_check_mapping(node, e, f"{sub}[{i}]", problems) for i, e in enumerate(item)]
             out[key] = [e for e in elements if e]
         else:
-            checked = _check_value(node, item, sub, problems)
-            if checked is not None:
+            checked = node(item)  # type: ignore[operator]
+            if type(checked) is _Bad:
+                problems.append(Problem(f"{path}.{key}" if path else str(key), checked.message))
+            else:
                 out[key] = checked
     return out
 
 
+@cache
+def _date_order(section: str) -> tuple[tuple[str, str], ...]:
+    return tuple((start, end) for name, start, end in DATE_ORDER if name == section)
+
+
 def _check_order(section: str, data: dict[str, Any], path: str, problems: list[Problem]) -> None:
-    for name, start, end in DATE_ORDER:
-        if name == section and data.get(start) and data.get(end) and data[end] < data[start]:
+    for start, end in _date_order(section):
+        if data.get(start) and data.get(end) and data[end] < data[start]:
             problems.append(Problem(f"{path}.{end}", f"Must not be before {start}.", "date-order"))
 
 
 def _element(spec: SectionSpec, value: Any, path: str, problems: list[Problem]) -> Element | None:
     before = len(problems)
-    data = _check_mapping(_tree(spec.entity, spec.name), value, path, problems)
+    data = _check_mapping(_compiled_tree(spec.entity, spec.name), value, path, problems)
     if data is None:
         return None
     for name in spec.required:
