@@ -109,7 +109,7 @@ async def fetch_raw(engine: AsyncEngine, sql: str, *args: Any) -> list[Any]:
     """PostgreSQL: run one statement through asyncpg on a pooled connection, outside any
     transaction (autocommit), and return its records. For the hottest paths only: checking a
     connection out this way and calling the driver costs ~0.1 ms of CPU less per statement than
-    an `AsyncConnection` or a session (bench/records.py). `sql` uses numbered placeholders ($1, $2 and on)."""
+    an `AsyncConnection` or a session (bench/records.py). `sql` numbers its parameters $1, $2 and so on."""
     pooled = await engine.raw_connection()
     try:
         return await pooled.driver_connection.fetch(sql, *args)

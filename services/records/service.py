@@ -56,7 +56,13 @@ from services.records.validation import (
 from services.records.volume import ReadVolume
 from shared.audit import StagedChainer, StagedLogBatcher, append_many, stage_many
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
-from shared.policy.access import project, project_with_names, row_scope, visible_fields
+from shared.policy.access import (
+    field_names_in,
+    project,
+    project_with_names,
+    row_scope,
+    visible_fields,
+)
 from shared.policy.dictionary import Entity
 from shared.policy.principal import Principal
 from shared.request_context import current_request_id
@@ -90,22 +96,8 @@ class RowOutcome:
 def fields_present(record: Any, prefix: str = "") -> set[str]:
     """Dictionary field names that carry a value in a (projected) record: what went out."""
     names: set[str] = set()
-    _collect_fields(record, prefix, names)
+    field_names_in(record, prefix, names)
     return names
-
-
-def _collect_fields(record: Any, prefix: str, names: set[str]) -> None:
-    # One set filled in place: this runs on every read, over every element of the record.
-    if isinstance(record, dict):
-        for key, value in record.items():
-            name = f"{prefix}.{key}" if prefix else key
-            if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
-                _collect_fields(value, name, names)
-            else:
-                names.add(name)
-    elif isinstance(record, list):
-        for element in record:
-            _collect_fields(element, prefix, names)
 
 
 class RecordWriter:
@@ -315,7 +307,7 @@ class RecordWriter:
                 changes.append(_Change(item, operation, item.version, data, text))
                 diff.texts[item.id] = text
                 changed_sections.add(element.section)
-                _collect_fields(data, "" if element.section == "identifiers" else element.section, fields_written)
+                field_names_in(data, "" if element.section == "identifiers" else element.section, fields_written)
             outcome = outcomes[row]
             if not changed_sections:
                 outcome.status, outcome.version = "unchanged", subject.version

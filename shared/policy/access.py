@@ -264,7 +264,7 @@ def _project_named(record: Mapping[Any, Any], tree: _NamedTree, names: set[str])
             if isinstance(value, (dict, list)):
                 value = copy.deepcopy(value)
                 if isinstance(value, dict) or (value and isinstance(value[0], dict)):
-                    _names_in(value, name, names)  # a section selected whole: its keys went out
+                    field_names_in(value, name, names)  # a section selected whole: its keys went out
                 else:
                     names.add(name)
             else:
@@ -282,17 +282,19 @@ def _project_named(record: Mapping[Any, Any], tree: _NamedTree, names: set[str])
     return out
 
 
-def _names_in(value: Any, prefix: str, names: set[str]) -> None:
+def field_names_in(value: Any, prefix: str, names: set[str]) -> None:
+    """Add to `names` the dictionary field names that carry a value in `value` (a record, a
+    section or a list of sub-records), under `prefix` ("" at the top of a record)."""
     if isinstance(value, dict):
         for key, inner in value.items():
-            name = f"{prefix}.{key}"
+            name = f"{prefix}.{key}" if prefix else key
             if isinstance(inner, dict) or (isinstance(inner, list) and inner and isinstance(inner[0], dict)):
-                _names_in(inner, name, names)
+                field_names_in(inner, name, names)
             else:
                 names.add(name)
     elif isinstance(value, list):
         for element in value:
-            _names_in(element, prefix, names)
+            field_names_in(element, prefix, names)
 
 
 # --- reach -------------------------------------------------------------------------------------

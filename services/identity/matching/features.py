@@ -13,7 +13,7 @@ twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
@@ -162,22 +162,9 @@ def _place(text: str | None) -> tuple[str, frozenset[str]]:
 @lru_cache(maxsize=65_536)
 def prepare(facts: PersonFacts) -> PreparedPerson:
     """Normalise a person once (cached: resolve prepares the same stored persons again and again)."""
-    last_text, suffix_in_last = split_suffix(facts.last_name)
     guardians = tuple(g for g in (_guardian(name) for name in facts.guardian_names) if g is not None)
-    return PreparedPerson(
-        first=given_name(facts.first_name),
-        last=surname(last_text),
-        middle=given_name(facts.middle_name or ""),
-        suffix=normalize_suffix(facts.suffix) or suffix_in_last,
-        birth_date=facts.birth_date,
-        sex=(facts.sex or "").strip().upper() or None,
-        hispanic_latino=facts.hispanic_latino,
-        races=facts.races,
-        guardians=guardians,
-        ssn_hash=facts.ssn_hash or None,
-        birthplace=_place(facts.birthplace),
-        address=_address(facts.address, facts.postal_code),
-    )
+    return replace(prepare_core(facts), guardians=guardians, birthplace=_place(facts.birthplace),
+                   address=_address(facts.address, facts.postal_code))
 
 
 HOUSEHOLD_FIELDS = frozenset({"guardians", "birthplace", "address"})  # not in `prepare_core`
