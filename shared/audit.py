@@ -26,17 +26,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from asyncpg import LockNotAvailableError, UniqueViolationError
 from sqlalchemy import String, Text, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import copy_rows, fetch_raw, utcnow
+from shared.db import copy_rows, raw_connections, utcnow
 
 GENESIS = "0" * 64
 STAGED_MAX_AGE = timedelta(minutes=5)  # verify_chain fails on a staged entry older than this
 _MIN_STAGED_SEQ = -(2**31 - 1)  # seq is a 32-bit integer
+LOCK_WAIT = "20ms"  # how long a batch of read entries waits for the chain's lock before it is staged
 
 logger = logging.getLogger("slds.audit")
 
@@ -184,45 +186,78 @@ def _stage_statement(table: Any, dialect: str) -> Any:
 
 
 class StagedLogBatcher:
-    """Group commit for staged entries on PostgreSQL: the read path's log write.
+    """Group commit for the read path's log entries on PostgreSQL, chained as they are written.
 
     Each read used to stage its entry in its own transaction: BEGIN, INSERT, COMMIT, three round
     trips and a WAL flush per read. Here a request hands its entries over and waits; one writer
-    task inserts everything handed over since its last write in a single autocommit statement
-    (unnest of column arrays) and then wakes the waiters. A request still answers only after its
-    entries are in the database, so no read goes out unlogged; under load many reads share one
-    insert and one WAL flush. If the insert fails, every request of that batch fails with it."""
+    task writes everything handed over since its last write in a single autocommit INSERT (unnest
+    of column arrays) and then wakes the waiters. A request still answers only after its entries
+    are in the database, so no read goes out unlogged; under load many reads share one insert and
+    one WAL flush. If the write fails, every request of that batch fails with it.
+
+    The batch goes into the chain directly when the chain's lock is free: the writer takes it
+    (session-level, on its own connection), reads the head, hashes the entries and inserts them
+    with their final `seq`, then lets the lock go. Staging them (negative `seq`) for the chainer to
+    fold in later cost PostgreSQL more than the read's own query: an UPDATE of every row, which
+    rewrites the row and all three of its index entries and runs the append-only trigger. When a
+    writer holds the lock (a records write holds it to commit), the batch is staged instead, as
+    before, so reads never wait on writes; `stage` then says so and the caller kicks the chainer."""
 
     def __init__(self, model: type[ChainedLogMixin], engine: AsyncEngine) -> None:
         table = model.__table__  # type: ignore[attr-defined]
         self.engine = engine
+        self.lock_key = table.name  # the key `lock_chain` takes
         self.base_columns = ["seq", "at", "actor", "action", "request_id", "payload", "prev_hash", "hash"]
         self.index_columns = [c.name for c in table.columns if c.name not in self.base_columns]
         columns = self.base_columns + self.index_columns
         dialect = engine.dialect
         arrays = ", ".join(f"${i}::{table.c[name].type.compile(dialect=dialect)}[]" for i, name in enumerate(columns, 1))
-        self.sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-                    "ON CONFLICT (seq) DO NOTHING RETURNING seq")
-        self._pending: list[tuple[list[list[Any]], asyncio.Future[None]]] = []
+        into = f"INSERT INTO {table.name} ({', '.join(columns)})"
+        self.staged_sql = f"{into} SELECT * FROM unnest({arrays}) ON CONFLICT (seq) DO NOTHING RETURNING seq"
+        # Under the lock the insert commits without waiting for its WAL to reach disk, and the
+        # unlock then waits for it (an xid makes that statement commit, and its commit flushes
+        # the WAL up to itself): the disk flush happens after the lock is let go, where the two
+        # processes' flushes are shared, instead of inside it, one at a time. The request still
+        # answers only after the flush; an entry lost in a crash before it takes every later
+        # entry with it (the WAL is one sequence), so the chain never gets a hole.
+        self.chained_sql = (f"{into} SELECT u.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS c, "
+                            f"unnest({arrays}) AS u")
+        self.unlock_and_flush_sql = "SELECT pg_advisory_unlock(hashtext($1)), pg_current_xact_id()"
+        # The lock, if free, and the head in one round trip. The head is read in the statement's
+        # snapshot, taken just before the lock: should an append commit in between, the stale head
+        # makes the insert clash on `seq` (the primary key), and the head is read again. When the
+        # lock is taken (another process's batch holds it for a millisecond or so) it is waited
+        # for briefly, and the head read after; a writer holding it longer makes the wait time
+        # out, and the batch is staged.
+        self.try_lock_and_head_sql = (
+            "SELECT l.locked, h.seq, h.hash FROM (SELECT pg_try_advisory_lock(hashtext($1)) AS locked) AS l "
+            f"LEFT JOIN LATERAL (SELECT seq, hash FROM {table.name} WHERE seq > 0 ORDER BY seq DESC LIMIT 1) AS h "
+            "ON l.locked")
+        self.lock_sql = ("SELECT pg_advisory_lock(hashtext($1)) FROM "
+                         "(SELECT set_config('lock_timeout', $2, true)) AS timeout")
+        self.head_sql = f"SELECT seq, hash FROM {table.name} WHERE seq > 0 ORDER BY seq DESC LIMIT 1"
+        self._pending: list[tuple[list[list[Any]], asyncio.Future[bool]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def stage(self, entries: list[dict[str, Any]], *, actor: str, request_id: str | None) -> None:
+    async def stage(self, entries: list[dict[str, Any]], *, actor: str, request_id: str | None) -> bool:
+        """Write the entries; True when they were staged (left for the chainer), False when they
+        went into the chain (or there were none)."""
         if not entries:
-            return
+            return False
         at = utcnow()
         rows = [[0, at, actor, e["action"], request_id, canonical(e["payload"]), "", "",
                  *(e.get("index_columns", {}).get(name) for name in self.index_columns)] for e in entries]
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((rows, done))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._write_while_pending())
-        await done
+        return await done
 
     async def _write_while_pending(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await self._insert([row for rows, _ in batch for row in rows])
+                staged = await self._write([row for rows, _ in batch for row in rows])
             except Exception as error:  # noqa: BLE001 - handed to every waiter, which fails its request
                 for _, done in batch:
                     if not done.done():
@@ -230,15 +265,51 @@ class StagedLogBatcher:
             else:
                 for _, done in batch:
                     if not done.done():
-                        done.set_result(None)
+                        done.set_result(staged)
 
-    async def _insert(self, rows: list[list[Any]]) -> None:
+    async def _write(self, rows: list[list[Any]]) -> bool:
+        async with raw_connections(self.engine).connection() as connection:
+            locked, seq, prev = await connection.fetchrow(self.try_lock_and_head_sql, self.lock_key)
+            if not locked:
+                try:
+                    await connection.execute(self.lock_sql, self.lock_key, LOCK_WAIT)
+                except LockNotAvailableError:
+                    # A lock granted just as the wait timed out stays held (a session lock
+                    # outlives the failed statement) and would block every appender: let go.
+                    await connection.execute("SELECT pg_advisory_unlock_all()")
+                    await self._insert_staged(connection, rows)
+                    return True
+                seq, prev = await self._head(connection)
+            try:
+                for _ in range(3):
+                    try:
+                        await self._insert_chained(connection, rows, seq, prev)
+                        return False
+                    except UniqueViolationError:  # the head moved on before the lock was ours
+                        seq, prev = await self._head(connection)
+                raise RuntimeError("the access log's head kept moving while its lock was held")
+            finally:
+                await connection.execute(self.unlock_and_flush_sql, self.lock_key)
+
+    async def _head(self, connection: Any) -> tuple[int | None, str | None]:
+        head = await connection.fetchrow(self.head_sql)
+        return (head[0], head[1]) if head else (None, None)
+
+    async def _insert_chained(self, connection: Any, rows: list[list[Any]], seq: int | None, prev: str | None) -> None:
+        seq, prev = (seq, prev) if seq is not None else (0, GENESIS)
+        for row in rows:
+            seq += 1
+            row[0], row[6] = seq, prev
+            row[7] = prev = entry_hash(prev, seq, row[1], row[2], row[3], row[4], row[5])
+        await connection.execute(self.chained_sql, *zip(*rows, strict=True))
+
+    async def _insert_staged(self, connection: Any, rows: list[list[Any]]) -> None:
         while rows:
             # Random blocks of negative numbers as in stage_many; a clash is retried.
             base = random.randint(_MIN_STAGED_SEQ, -len(rows))
             for offset, row in enumerate(rows):
-                row[0] = base + offset
-            stored = {r[0] for r in await fetch_raw(self.engine, self.sql, *zip(*rows, strict=True))}
+                row[0], row[6], row[7] = base + offset, "", ""
+            stored = {r[0] for r in await connection.fetch(self.staged_sql, *zip(*rows, strict=True))}
             rows = [row for row in rows if row[0] not in stored]
 
 
@@ -308,7 +379,9 @@ class StagedChainer:
 
     async def run_once(self) -> int:
         async with self.sessionmaker() as session:
-            chained = await chain_staged(session, self.model, wait=False)
+            # Batches of 1,000: the lock is held for tens of milliseconds, not a second, so the
+            # read path (which stages when it cannot get the lock soon) rarely falls back.
+            chained = await chain_staged(session, self.model, limit=1000, wait=False)
             await session.commit()
             return chained
 

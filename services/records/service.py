@@ -611,9 +611,8 @@ class RecordReader:
                               request_id=current_request_id())
             return
         if self.hot is not None and as_of is None:
-            await self.hot.log.stage(entries, actor=self.principal.subject, request_id=current_request_id())
-            if entries:
-                self.chainer.kick()
+            if await self.hot.log.stage(entries, actor=self.principal.subject, request_id=current_request_id()):
+                self.chainer.kick()  # staged (a writer held the chain's lock): the chainer folds them in
             return
         # Staged, not chained here: the chain lock, held to commit, would serialise every reader.
         await stage_many(self.session, RecordsAccessLogEntry, entries, actor=self.principal.subject,

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from services.identity.service import AccountService
 from services.records.models import RecordsAccessLogEntry
-from shared.audit import StagedLogBatcher, verify_chain
+from shared.audit import StagedLogBatcher, lock_chain, verify_chain
 from shared.settings import Settings
 from tests.helpers import committed_gateway
 from tests.services.records.conftest import STUDENTS, basic_record
@@ -78,7 +78,20 @@ async def test_a_hot_read_answers_what_the_ordinary_path_answers_and_is_logged_f
     assert len(await _log(database, sid)) == 2
 
 
-async def test_concurrent_hot_reads_share_inserts_and_every_one_is_chained(hot) -> None:
+async def _staged(database) -> int:
+    async with database.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(Log).where(Log.seq < 0))
+
+
+async def _wait_until_chained(database, seconds: float = 15) -> int:
+    """Staged entries left once the background chainer has had `seconds` to fold them in."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (staged := await _staged(database)) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    return staged
+
+
+async def test_concurrent_hot_reads_share_inserts_and_go_straight_into_the_chain(hot) -> None:
     client, sis, _, sid, database, _ = hot
     reads = await asyncio.gather(*(client.get(f"{STUDENTS}/{sid}", headers=sis, params={"purpose": f"r{i}"})
                                    for i in range(60)))
@@ -86,16 +99,43 @@ async def test_concurrent_hot_reads_share_inserts_and_every_one_is_chained(hot) 
     entries = await _log(database, sid)
     assert sorted(e.payload for e in entries) == sorted({e.payload for e in entries})  # each read once
     assert len(entries) == 60
-    deadline = asyncio.get_running_loop().time() + 15
-    while True:  # the background chainer folds them into the chain
-        async with database.sessionmaker() as session:
-            staged = await session.scalar(select(func.count()).select_from(Log).where(Log.seq < 0))
-            if not staged or asyncio.get_running_loop().time() > deadline:
-                break
-        await asyncio.sleep(0.1)
+    assert await _staged(database) == 0  # chained as written: nothing left for the chainer
     async with database.sessionmaker() as session:
         report = await verify_chain(session, Log)
-        assert staged == 0 and report.ok and report.entries >= 61
+        assert report.ok and report.entries >= 61
+
+
+async def test_reads_while_a_writer_holds_the_chain_lock_are_staged_not_kept_waiting(hot) -> None:
+    """A records write holds the log's lock until it commits; reads meanwhile must not queue
+    behind it: their entries are staged, and the chainer folds them in once the lock is free."""
+    client, sis, _, sid, database, _ = hot
+    async with database.sessionmaker() as writer:
+        await lock_chain(writer, Log)
+        reads = await asyncio.wait_for(asyncio.gather(*(client.get(f"{STUDENTS}/{sid}", headers=sis)
+                                                        for _ in range(5))), timeout=10)
+        assert all(r.status_code == 200 for r in reads)
+        assert await _staged(database) == 5
+        await writer.commit()
+    assert await _wait_until_chained(database) == 0
+    async with database.sessionmaker() as session:
+        report = await verify_chain(session, Log)
+    assert report.ok and len(await _log(database, sid)) == 5
+
+
+async def test_a_head_that_moved_before_the_lock_was_taken_is_read_again(hot) -> None:
+    """The head comes from the snapshot taken just before the lock: one an append overtook makes
+    the insert clash on `seq`, and the batch goes in after the real head, chained to it."""
+    client, sis, _, sid, database, _ = hot
+    await client.get(f"{STUDENTS}/{sid}", headers=sis)
+    batcher = StagedLogBatcher(Log, database.engine)
+    # Reads the entry before the head, as a snapshot an append overtook would.
+    batcher.try_lock_and_head_sql = batcher.try_lock_and_head_sql.replace("LIMIT 1", "LIMIT 1 OFFSET 1")
+    staged = await batcher.stage([{"action": "read", "payload": {"n": 1}, "index_columns": {"state_id": sid}}],
+                                 actor="user:x", request_id=None)
+    assert staged is False
+    async with database.sessionmaker() as session:
+        report = await verify_chain(session, Log)
+    assert report.ok and report.staged == 0
 
 
 async def test_the_volume_alarm_holds_on_the_hot_path(hot, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +161,8 @@ async def test_concurrent_reads_past_the_limit_are_refused_not_all_let_through(
 async def test_a_log_write_that_fails_fails_the_reads_waiting_on_it(hot) -> None:
     *_, database, _ = hot
     batcher = StagedLogBatcher(Log, database.engine)
-    batcher.sql = batcher.sql.replace("INSERT INTO records_access_log", "INSERT INTO no_such_table")
+    for name in ("chained_sql", "staged_sql"):  # into the chain or staged: either write fails
+        setattr(batcher, name, getattr(batcher, name).replace("INSERT INTO records_access_log", "INSERT INTO no_such_table"))
     results = await asyncio.gather(*(batcher.stage([{"action": "read", "payload": {"n": i}}], actor="user:x",
                                                     request_id=None) for i in range(3)), return_exceptions=True)
     assert len(results) == 3 and all(isinstance(r, Exception) for r in results)
