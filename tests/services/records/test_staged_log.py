@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from services.identity.service import AccountService
 from services.records.models import RecordsAccessLogEntry
-from shared.audit import StagedChainer, chain_staged, stage_many, verify_chain
+from shared.audit import StagedChainer, chain_staged, lock_chain, stage_many, verify_chain
 from shared.db import utcnow
 from shared.settings import Settings
 from tests.helpers import committed_gateway
@@ -194,3 +194,23 @@ async def test_two_chainers_never_fork_the_chain(committed) -> None:
         assert await _counts(session) == (0, 200)
         report = await verify_chain(session, Log, staged_max_age=timedelta(0))
         assert report.ok and report.entries == 200
+
+
+@pg_only
+async def test_the_chainer_keeps_trying_while_others_hold_the_lock(committed) -> None:
+    """Under load the read path holds the chain's lock most of the time; a chainer that gave up
+    after its idle time then left staged entries behind for good (seen in bench.records)."""
+    _, _, (a, _), database = committed
+    async with database.sessionmaker() as session:
+        await stage_many(session, Log, [{"action": "read", "payload": {"n": i}, "index_columns": {"state_id": a}}
+                                        for i in range(3)], actor="user:x", request_id=None)
+        await session.commit()
+    chainer = StagedChainer(Log, database.sessionmaker, interval=0.02, linger=0.2)
+    async with database.sessionmaker() as holder:
+        await lock_chain(holder, Log)
+        chainer.kick()
+        await asyncio.sleep(1.0)  # five times the chainer's idle time, every try refused
+        assert await chainer.run_once() is None
+        await holder.commit()
+    staged, chained = await _until_folded(database, timeout=5)
+    assert (staged, chained) == (0, 3)
