@@ -333,3 +333,23 @@ async def test_school_wide_grant_to_central_office(world: World, make_user, db) 
         logged = list(await session.scalars(select(RecordsAccessLogEntry.action).where(
             RecordsAccessLogEntry.action.like("access_request%")).order_by(RecordsAccessLogEntry.seq)))
     assert logged == ["access_request", "access_request_granted"]
+
+
+async def test_a_grant_that_names_the_student_reaches_the_change_feed_for_its_sections(world: World, make_user) -> None:
+    a, b, _ = world.students
+    teacher, superintendent = await _classroom(world, make_user)
+
+    def feed_for(changes: list[dict]) -> set[tuple[str, str]]:
+        return {(c["state_student_id"], c["section"]) for c in changes}
+
+    before = feed_for((await world.client.get(f"{V1}/changes", headers=teacher)).json()["changes"])
+    assert all(sid == a for sid, _ in before) and (a, "demographics") in before  # Bram is not in the class
+    request = await _apply(world, teacher, fields=["state_student_id", "discipline.incident_type"])
+    granted = await world.client.post(f"{REQUESTS}/{request['id']}/decision", headers=superintendent,
+                                      json={"decision": "granted", "reason": REASON})
+    assert granted.status_code == 200, granted.text
+    after = feed_for((await world.client.get(f"{V1}/changes", headers=teacher)).json()["changes"])
+    # Bram's changes to the granted fields' sections now (his state ID is an identifier), and
+    # nothing else of his: not his demographics or enrolment.
+    assert {section for sid, section in after if sid == b} == {"discipline", "identifiers"}
+    assert {(sid, section) for sid, section in after if sid == a} == {(sid, s) for sid, s in before}
