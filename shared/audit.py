@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,6 +75,17 @@ def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def chain_links(seq: int, prev: str, contents: Iterable[tuple[datetime, str, str, str | None, str]]
+                ) -> Iterator[tuple[int, str, str]]:
+    """(seq, prev_hash, hash) of each entry appended after the head (`seq`, `prev`), in order;
+    `contents` gives each entry's (at, actor, action, request_id, payload)."""
+    for at, actor, action, request_id, payload in contents:
+        seq += 1
+        digest = entry_hash(prev, seq, at, actor, action, request_id, payload)
+        yield seq, prev, digest
+        prev = digest
+
+
 async def lock_chain(session: AsyncSession, model: type[ChainedLogMixin]) -> None:
     """Hold the chain's append lock until the transaction ends (re-entrant within it). A service
     that must order other writes with its log (records' change versions) takes it first."""
@@ -125,16 +137,14 @@ async def append_many(session: AsyncSession, model: type[ChainedLogMixin], entri
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
     at = utcnow()
     index_columns = {k for e in entries for k in e.get("index_columns", {})}
+    bodies = [canonical(entry["payload"]) for entry in entries]
+    links = chain_links(seq, prev, ((at, actor, e["action"], request_id, body) for e, body in zip(entries, bodies, strict=True)))
     rows = []
-    for entry in entries:
-        seq += 1
-        body = canonical(entry["payload"])
-        digest = entry_hash(prev, seq, at, actor, entry["action"], request_id, body)
+    for entry, body, (entry_seq, entry_prev, digest) in zip(entries, bodies, links, strict=True):
         row = dict.fromkeys(index_columns)
-        row.update(seq=seq, at=at, actor=actor, action=entry["action"], request_id=request_id, payload=body,
-                   prev_hash=prev, hash=digest, **entry.get("index_columns", {}))
+        row.update(seq=entry_seq, at=at, actor=actor, action=entry["action"], request_id=request_id, payload=body,
+                   prev_hash=entry_prev, hash=digest, **entry.get("index_columns", {}))
         rows.append(row)
-        prev = digest
     await session.flush()  # what the entries describe is written first, as before
     # Core, not an ORM object per entry (a bulk write logs thousands); RETURNING batches the rows.
     table = model.__table__  # type: ignore[attr-defined]
@@ -229,13 +239,12 @@ class StagedLogBatcher:
         # lock is taken (another process's batch holds it for a millisecond or so) it is waited
         # for briefly, and the head read after; a writer holding it longer makes the wait time
         # out, and the batch is staged.
+        self.head_sql = f"SELECT seq, hash FROM {table.name} WHERE seq > 0 ORDER BY seq DESC LIMIT 1"
         self.try_lock_and_head_sql = (
             "SELECT l.locked, h.seq, h.hash FROM (SELECT pg_try_advisory_lock(hashtext($1)) AS locked) AS l "
-            f"LEFT JOIN LATERAL (SELECT seq, hash FROM {table.name} WHERE seq > 0 ORDER BY seq DESC LIMIT 1) AS h "
-            "ON l.locked")
+            f"LEFT JOIN LATERAL ({self.head_sql}) AS h ON l.locked")
         self.lock_sql = ("SELECT pg_advisory_lock(hashtext($1)) FROM "
                          "(SELECT set_config('lock_timeout', $2, true)) AS timeout")
-        self.head_sql = f"SELECT seq, hash FROM {table.name} WHERE seq > 0 ORDER BY seq DESC LIMIT 1"
         self._pending: list[tuple[list[list[Any]], asyncio.Future[bool]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -296,11 +305,9 @@ class StagedLogBatcher:
         return (head[0], head[1]) if head else (None, None)
 
     async def _insert_chained(self, connection: Any, rows: list[list[Any]], seq: int | None, prev: str | None) -> None:
-        seq, prev = (seq, prev) if seq is not None else (0, GENESIS)
-        for row in rows:
-            seq += 1
-            row[0], row[6] = seq, prev
-            row[7] = prev = entry_hash(prev, seq, row[1], row[2], row[3], row[4], row[5])
+        head_seq, head_hash = (seq, prev) if seq is not None else (0, GENESIS)
+        for row, link in zip(rows, chain_links(head_seq, head_hash, [row[1:6] for row in rows]), strict=True):
+            row[0], row[6], row[7] = link
         await connection.execute(self.chained_sql, *zip(*rows, strict=True))
 
     async def _insert_staged(self, connection: Any, rows: list[list[Any]]) -> None:
@@ -308,7 +315,7 @@ class StagedLogBatcher:
             # Random blocks of negative numbers as in stage_many; a clash is retried.
             base = random.randint(_MIN_STAGED_SEQ, -len(rows))
             for offset, row in enumerate(rows):
-                row[0], row[6], row[7] = base + offset, "", ""
+                row[0] = base + offset
             stored = {r[0] for r in await connection.fetch(self.staged_sql, *zip(*rows, strict=True))}
             rows = [row for row in rows if row[0] not in stored]
 
@@ -331,12 +338,9 @@ async def chain_staged(session: AsyncSession, model: type[ChainedLogMixin], *, l
     last = (await session.execute(select(table.c.seq, table.c.hash).where(table.c.seq > 0)
                                   .order_by(table.c.seq.desc()).limit(1))).first()
     seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-    moves = []
-    for old, at, actor, action, request_id, payload in staged:
-        seq += 1
-        digest = entry_hash(prev, seq, at, actor, action, request_id, payload)
-        moves.append({"old_seq": old, "new_seq": seq, "new_prev": prev, "new_hash": digest})
-        prev = digest
+    moves = [{"old_seq": row[0], "new_seq": new_seq, "new_prev": new_prev, "new_hash": digest}
+             for row, (new_seq, new_prev, digest) in zip(staged, chain_links(seq, prev, (r[1:] for r in staged)),
+                                                         strict=True)]
     if session.bind.dialect.name == "postgresql":
         # One statement for the whole batch: as many single-row UPDATEs cost PostgreSQL a
         # parse/bind/execute each, which on the read path was a large share of its CPU per read.
