@@ -34,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.batching import Coalescer
 from shared.db import copy_rows, raw_connections, utcnow
 
 GENESIS = "0" * 64
@@ -245,8 +246,7 @@ class StagedLogBatcher:
             f"LEFT JOIN LATERAL ({self.head_sql}) AS h ON l.locked")
         self.lock_sql = ("SELECT pg_advisory_lock(hashtext($1)) FROM "
                          "(SELECT set_config('lock_timeout', $2, true)) AS timeout")
-        self._pending: list[tuple[list[list[Any]], asyncio.Future[bool]]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._batches: Coalescer[list[list[Any]], bool] = Coalescer(self._write_batch, max_batch=1000)
 
     async def stage(self, entries: list[dict[str, Any]], *, actor: str, request_id: str | None) -> bool:
         """Write the entries; True when they were staged (left for the chainer), False when they
@@ -256,25 +256,11 @@ class StagedLogBatcher:
         at = utcnow()
         rows = [[0, at, actor, e["action"], request_id, canonical(e["payload"]), "", "",
                  *(e.get("index_columns", {}).get(name) for name in self.index_columns)] for e in entries]
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((rows, done))
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._write_while_pending())
-        return await done
+        return await self._batches.submit(rows)
 
-    async def _write_while_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                staged = await self._write([row for rows, _ in batch for row in rows])
-            except Exception as error:  # noqa: BLE001 - handed to every waiter, which fails its request
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
-            else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(staged)
+    async def _write_batch(self, batch: list[list[list[Any]]]) -> list[bool]:
+        staged = await self._write([row for rows in batch for row in rows])
+        return [staged] * len(batch)
 
     async def _write(self, rows: list[list[Any]]) -> bool:
         async with raw_connections(self.engine).connection() as connection:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -47,6 +47,7 @@ from services.records.models import (
 )
 from services.records.sections import ROOT, sections
 from shared.audit import lock_chain
+from shared.batching import Coalescer
 from shared.db import RawStatement, copy_rows, utcnow
 from shared.policy.principal import StudentFacts
 
@@ -86,40 +87,54 @@ class ItemRow:
     change_version: int
 
 
-@lru_cache(maxsize=2)
-def _read_context_statement(with_items: bool) -> Any:
-    """Built once: constructing the expression per call cost more CPU than running it."""
+@lru_cache(maxsize=4)
+def _read_context_statement(with_items: bool, many: bool = False) -> Any:
+    """Built once: constructing the expression per call cost more CPU than running it. Each row
+    starts with the student it is about (`sid`); `many` (PostgreSQL) matches every student of an
+    array parameter `sids`, so that one statement serves a batch of concurrent reads."""
     from services.records.rights_models import ArchiveState, StatementOfDisagreement
 
-    sid, day = bindparam("sid", type_=String), bindparam("day", type_=Date)
+    day = bindparam("day", type_=Date)
+    if many:
+        sids = bindparam("sids", type_=ARRAY(String))
 
-    # Constants inline, not bound: only the two parameters above go through the driver per read.
-    def row(kind: str, number: Any = None, a: Any = None, b: Any = None, d: Any = None) -> list[Any]:
-        return [literal_column(f"'{kind}'", String).label("kind"), cast(_or_null(number), Integer).label("n"),
-                cast(_or_null(a), String).label("a"), cast(_or_null(b), String).label("b"),
-                cast(_or_null(d), Text).label("d")]
+        def of(column: Any) -> Any:
+            return column == any_(sids)
+    else:
+        sid = bindparam("sid", type_=String)
+
+        def of(column: Any) -> Any:
+            return column == sid
+
+    # Constants inline, not bound: only the parameters above go through the driver per read.
+    def row(student: Any, kind: str, number: Any = None, a: Any = None, b: Any = None, d: Any = None) -> list[Any]:
+        return [cast(student, String).label("sid"), literal_column(f"'{kind}'", String).label("kind"),
+                cast(_or_null(number), Integer).label("n"), cast(_or_null(a), String).label("a"),
+                cast(_or_null(b), String).label("b"), cast(_or_null(d), Text).label("d")]
 
     student = literal_column("'student'", String)
+    statement = StatementOfDisagreement.state_student_id
 
     parts = [
-        select(*row("subject", RecordSubject.version, RecordSubject.merged_into)).where(
-            RecordSubject.entity == student, RecordSubject.state_id == sid),
-        select(*row("enrolled", None, Enrollment.district_id, Enrollment.school_id)).where(
-            Enrollment.state_student_id == sid, current_on(Enrollment.entry_date, Enrollment.exit_date, day)),
-        select(*row("teacher", None, SectionStaff.staff_id)).select_from(SectionStudent)
+        select(*row(RecordSubject.state_id, "subject", RecordSubject.version, RecordSubject.merged_into)).where(
+            RecordSubject.entity == student, of(RecordSubject.state_id)),
+        select(*row(Enrollment.state_student_id, "enrolled", None, Enrollment.district_id, Enrollment.school_id))
+        .where(of(Enrollment.state_student_id), current_on(Enrollment.entry_date, Enrollment.exit_date, day)),
+        select(*row(SectionStudent.state_student_id, "teacher", None, SectionStaff.staff_id)).select_from(SectionStudent)
         .join(ClassSection, ClassSection.id == SectionStudent.class_section_id)
         .join(SectionStaff, SectionStaff.class_section_id == SectionStudent.class_section_id)
-        .where(SectionStudent.state_student_id == sid, taught_now(day)),
-        select(*row("caseload", None, Caseload.kind, Caseload.staff_id)).where(
-            Caseload.state_student_id == sid, current_on(Caseload.begin_date, Caseload.end_date, day)),
-        select(*row("plan", None, StudentPlan.kind)).where(
-            StudentPlan.state_student_id == sid, current_on(StudentPlan.begin_date, StudentPlan.end_date, day)),
-        select(*row("archived")).where(ArchiveState.state_student_id == sid, ArchiveState.archived_at.is_not(None)),
-        select(*row("statement")).where(StatementOfDisagreement.state_student_id == sid).limit(1).subquery().select(),
+        .where(of(SectionStudent.state_student_id), taught_now(day)),
+        select(*row(Caseload.state_student_id, "caseload", None, Caseload.kind, Caseload.staff_id)).where(
+            of(Caseload.state_student_id), current_on(Caseload.begin_date, Caseload.end_date, day)),
+        select(*row(StudentPlan.state_student_id, "plan", None, StudentPlan.kind)).where(
+            of(StudentPlan.state_student_id), current_on(StudentPlan.begin_date, StudentPlan.end_date, day)),
+        select(*row(ArchiveState.state_student_id, "archived")).where(
+            of(ArchiveState.state_student_id), ArchiveState.archived_at.is_not(None)),
+        select(*row(statement, "statement")).where(of(statement)).group_by(statement).subquery().select(),
     ]
     if with_items:
-        parts.append(select(*row("item", None, RecordItem.section, RecordItem.item_key, RecordItem.data)).where(
-            RecordItem.entity == student, RecordItem.state_id == sid))
+        parts.append(select(*row(RecordItem.state_id, "item", None, RecordItem.section, RecordItem.item_key,
+                                 RecordItem.data)).where(RecordItem.entity == student, of(RecordItem.state_id)))
     return union_all(*parts)
 
 
@@ -127,64 +142,95 @@ def _or_null(value: Any) -> Any:
     return null() if value is None else value
 
 
-def context_from_rows(state_id: str, day: date, rows: Sequence[Sequence[Any]], *, with_items: bool) -> ReadContext | None:
-    """A `ReadContext` from the rows of `_read_context_statement` (kind, n, a, b, d), in one pass
-    (it runs on every read)."""
-    subject = None
-    districts, schools, teachers, counselors, providers = set(), set(), set(), set(), set()
-    plans: set[str] = set()
-    archived = has_statements = False
-    items: list[tuple[str, str]] = []
-    texts: list[str] = []
-    for kind, n, a, b, d in rows:
+def contexts_from_rows(day: date, rows: Sequence[Sequence[Any]], *, with_items: bool) -> dict[str, ReadContext]:
+    """The `ReadContext`s of the rows of `_read_context_statement` (sid, kind, n, a, b, d), by
+    student, in one pass (it runs on every read). A student without a subject row has none."""
+    found: dict[str, _ContextRows] = {}
+    for sid, kind, n, a, b, d in rows:
+        into = found.get(sid)
+        if into is None:
+            into = found[sid] = _ContextRows()
         if kind == "item":
-            items.append((a, b))
-            texts.append(d)
+            into.items.append((a, b))
+            into.texts.append(d)
         elif kind == "subject":
-            subject = (n, a)
+            into.subject = (n, a)
         elif kind == "enrolled":
-            districts.add(a)
-            schools.add(b)
+            into.districts.add(a)
+            into.schools.add(b)
         elif kind == "teacher":
-            teachers.add(a)
+            into.teachers.add(a)
         elif kind == "caseload":
             if a == "counselor":
-                counselors.add(b)
+                into.counselors.add(b)
             elif a == "service_provider":
-                providers.add(b)
+                into.providers.add(b)
         elif kind == "plan":
-            plans.add(a)
+            into.plans.add(a)
         elif kind == "archived":
-            archived = True
+            into.archived = True
         elif kind == "statement":
-            has_statements = True
-    if subject is None:
-        return None
-    facts = StudentFacts(
-        state_student_id=state_id, district_ids=frozenset(districts), school_ids=frozenset(schools),
-        teacher_staff_ids=frozenset(teachers), counselor_staff_ids=frozenset(counselors),
-        service_provider_staff_ids=frozenset(providers), receives_special_education="iep" in plans,
-        has_504_plan="504" in plans, as_of=day)
-    # One JSON document for all the items: one decoder call instead of one per item.
-    data = orjson.loads(f"[{','.join(texts)}]") if texts else []
-    elements = [(section, key, value) for (section, key), value in zip(items, data, strict=True)]
-    return ReadContext(state_id=state_id, version=subject[0], merged_into=subject[1], facts=facts,
-                       archived=archived, has_statements=has_statements,
-                       elements=elements if with_items else None)
+            into.has_statements = True
+    return {sid: into.context(sid, day, with_items) for sid, into in found.items() if into.subject is not None}
+
+
+@dataclass(slots=True)
+class _ContextRows:
+    """One student's rows of the read-context statement, gathered."""
+
+    subject: tuple[int, str | None] | None = None
+    districts: set[str] = field(default_factory=set)
+    schools: set[str] = field(default_factory=set)
+    teachers: set[str] = field(default_factory=set)
+    counselors: set[str] = field(default_factory=set)
+    providers: set[str] = field(default_factory=set)
+    plans: set[str] = field(default_factory=set)
+    archived: bool = False
+    has_statements: bool = False
+    items: list[tuple[str, str]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def context(self, state_id: str, day: date, with_items: bool) -> ReadContext:
+        assert self.subject is not None
+        facts = StudentFacts(
+            state_student_id=state_id, district_ids=frozenset(self.districts), school_ids=frozenset(self.schools),
+            teacher_staff_ids=frozenset(self.teachers), counselor_staff_ids=frozenset(self.counselors),
+            service_provider_staff_ids=frozenset(self.providers), receives_special_education="iep" in self.plans,
+            has_504_plan="504" in self.plans, as_of=day)
+        elements = None
+        if with_items:
+            # One JSON document for all the items: one decoder call instead of one per item.
+            data = orjson.loads(f"[{','.join(self.texts)}]") if self.texts else []
+            elements = [(section, key, value) for (section, key), value in zip(self.items, data, strict=True)]
+        return ReadContext(state_id=state_id, version=self.subject[0], merged_into=self.subject[1], facts=facts,
+                           archived=self.archived, has_statements=self.has_statements, elements=elements)
 
 
 class RawContextReader:
     """The current-record read context on PostgreSQL through asyncpg itself, outside any
     transaction: the same statement as `RecordsRepository.read_context`, compiled once, run as
     one autocommit statement (a consistent snapshot on its own). The hot read path's query: the
-    ORM session, BEGIN and COMMIT cost more CPU than the query (see docs/benchmarks.md)."""
+    ORM session, BEGIN and COMMIT cost more CPU than the query (see docs/benchmarks.md).
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.statement = RawStatement(engine, _read_context_statement(True))
+    Concurrent reads share one statement (`shared.batching.Coalescer`): the students asked for
+    while a statement runs are all fetched by the next, so a busy worker makes one round trip for
+    many reads instead of one each."""
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 64) -> None:
+        self.statement = RawStatement(engine, _read_context_statement(True, many=True))
+        self.batches: Coalescer[tuple[str, date], ReadContext | None] = Coalescer(self._fetch, max_batch=max_batch)
 
     async def read_context(self, state_id: str, day: date) -> ReadContext | None:
-        rows = await self.statement.fetch(sid=state_id, day=day)
-        return context_from_rows(state_id, day, rows, with_items=True)
+        return await self.batches.submit((state_id, day))
+
+    async def _fetch(self, wanted: list[tuple[str, date]]) -> list[ReadContext | None]:
+        found: dict[tuple[str, date], ReadContext] = {}
+        for day in {day for _, day in wanted}:  # one day in practice (a batch spanning midnight: two)
+            sids = sorted({sid for sid, d in wanted if d == day})
+            rows = await self.statement.fetch(sids=sids, day=day)
+            found.update(((sid, day), context) for sid, context in
+                         contexts_from_rows(day, rows, with_items=True).items())
+        return [found.get(key) for key in wanted]
 
 
 class RecordsRepository:
@@ -348,7 +394,7 @@ class RecordsRepository:
         one round trip: the read path is latency-bound, each statement costing ~0.5 ms of driver
         and network time here."""
         rows = (await self.session.execute(_read_context_statement(with_items), {"sid": state_id, "day": day})).all()
-        return context_from_rows(state_id, day, rows, with_items=with_items)
+        return contexts_from_rows(day, rows, with_items=with_items).get(state_id)
 
     async def archive_and_statements(self, state_ids: Sequence[str]) -> tuple[set[str], set[str]]:
         """Which of these students are archived by the retention schedule, and which have a

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -18,7 +19,7 @@ from services.records.models import RecordsAccessLogEntry
 from shared.audit import StagedLogBatcher, lock_chain, verify_chain
 from shared.settings import Settings
 from tests.helpers import committed_gateway
-from tests.services.records.conftest import STUDENTS, basic_record
+from tests.services.records.conftest import STUDENTS, basic_record, enrollment
 
 PG_URL = os.environ.get("SLDS_TEST_DATABASE_URL", "")
 Log = RecordsAccessLogEntry
@@ -28,6 +29,20 @@ pytestmark = pytest.mark.skipif(not PG_URL.startswith("postgresql"),
 
 @pytest.fixture
 async def hot(settings: Settings):
+    async with _hot_world(settings) as world:
+        yield world
+
+
+@pytest.fixture
+async def hot_cached(settings: Settings):
+    """`hot` with the revocation list cached as in production: the suite's settings fetch it on
+    every request, and that fetch (one at a time) lines concurrent requests up one behind another."""
+    async with _hot_world(settings.model_copy(update={"revocation_cache_seconds": 60})) as world:
+        yield world
+
+
+@asynccontextmanager
+async def _hot_world(settings: Settings):
     async with committed_gateway(settings, PG_URL, "records_hot_reads") as (gateway, database):
         async with database.sessionmaker() as session:
             accounts = AccountService(session, settings)
@@ -76,6 +91,47 @@ async def test_a_hot_read_answers_what_the_ordinary_path_answers_and_is_logged_f
     assert (await client.get(f"{STUDENTS}/{sid}", headers=other)).status_code == 404
     assert (await client.get(f"{STUDENTS}/0000000000", headers=sis)).status_code == 404
     assert len(await _log(database, sid)) == 2
+
+
+async def test_concurrent_reads_of_different_students_share_context_statements_and_get_their_own(hot_cached) -> None:
+    """Reads arriving together fetch their contexts in shared statements; each still gets exactly
+    its own student's record (as the ordinary path answers it), and one out of reach or unknown
+    still answers 404 beside them."""
+    client, sis, other, sid, _, gateway = hot_cached
+    mine = [sid]
+    for n, (first, district, headers) in enumerate((("Bo", "1001", sis), ("Cy", "1001", sis), ("Di", "1002", other))):
+        resolved = await client.post("/identity/v1/students/resolve", headers=headers, json={
+            "district_id": district, "local_student_id": f"L-{n + 2}", "first_name": first, "last_name": "Hale",
+            "birth_date": f"201{n}-0{n + 1}-1{n}"})
+        new = resolved.json()["state_student_id"]
+        record = basic_record(new, demographics={"first_name": first, "last_name": "Hale",
+                                                 "birth_date": f"201{n}-0{n + 1}-1{n}", "sex": "M"},
+                              enrollment=[enrollment(district, f"{district}-01")])
+        assert (await client.post(STUDENTS, headers=headers, json=record)).status_code == 201
+        mine.append(new)
+    elsewhere = mine.pop()  # district 1002's student: out of 1001's reach
+    assert (await client.get(f"{STUDENTS}/{sid}", headers=sis)).status_code == 200  # builds the hot path
+    contexts = gateway.apps["records"].state.slds.records_hot_reads.contexts
+    statements = 0
+    fetch = contexts.statement.fetch
+
+    async def counted(**params):
+        nonlocal statements
+        statements += 1
+        return await fetch(**params)
+
+    contexts.statement.fetch = counted
+    wanted = [*mine * 8, elsewhere, elsewhere, "0000000000"]
+    reads = await asyncio.gather(*(client.get(f"{STUDENTS}/{s}", headers=sis) for s in wanted))
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    expected = {s: (await client.get(f"{STUDENTS}/{s}", headers=sis, params={"as_of": later})).json() for s in mine}
+    for s, read in zip(wanted, reads, strict=True):
+        if s in expected:
+            assert read.status_code == 200 and read.json() == expected[s]
+            assert read.json()["state_student_id"] == s
+        else:
+            assert read.status_code == 404
+    assert 1 <= statements < len(wanted)
 
 
 async def _staged(database) -> int:

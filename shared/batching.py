@@ -1,0 +1,54 @@
+"""`Coalescer`: many concurrent requests' small database calls made as one.
+
+Under load a worker holds dozens of requests that each want the same small statement (a read's
+context, a read's log entry). Made one by one, every call pays its own round trip, driver work
+and statement start-up in PostgreSQL, which cost more than the rows themselves. A coalescer runs
+one batch call at a time: whatever is handed over while it runs goes into the next call, so an
+idle server answers as before (a batch of one, no added wait) and a busy one shares each call
+among the requests that queued behind it. The same idea as a group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Coalescer(Generic[Item, Result]):
+    """`await submit(item)` answers `run(batch)[i]` for the item's place `i` in its batch; if the
+    batch call raises, every caller of that batch gets the error. `max_batch` bounds a call (the
+    rest waits for the next). A caller cancelled while waiting leaves the batch going for others."""
+
+    def __init__(self, run: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_batch: int = 100) -> None:
+        self._run = run
+        self.max_batch = max_batch
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((item, done))
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run_while_pending())
+        return await done
+
+    async def _run_while_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+            try:
+                results = await self._run([item for item, _ in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+            except Exception as error:  # noqa: BLE001 - handed to every waiter, which fails its request
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for (_, done), result in zip(batch, results, strict=True):
+                    if not done.done():
+                        done.set_result(result)
