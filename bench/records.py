@@ -9,8 +9,9 @@ ingest in records per second.
    created; `--quick` uses SQLite unless a URL is given), migrated with `slds db upgrade`, then
    N students' records copied straight into the tables (see bench/records_load.py), plus a pool
    of further students known to identity (person + the district's alias) but without records.
-2. Reads: `slds` (the gateway, all four services) and the bare app run under uvicorn with the same
-   worker count (`slds serve` has no workers option; see bench/records_serve.py); a
+2. Reads: `slds` (the gateway, all four services, as `slds serve --workers N` runs it:
+   services/serving.py) and the bare app (bench/records_serve.py) run under the same uvicorn
+   command and worker count; a
    superintendent of the largest district reads `GET /records/v1/students/{id}` for random
    students of that district, up to 10,000 sampled (relationship facts, projection, read
    counter, access-log entry staged, one commit per read; the run then waits for the servers to
@@ -620,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         clients = {d: slds_cli(env, "clients", "add", f"Bench SIS {d}", "--role", "district_sis", "--district", d)
                    for d in pool_districts}
         log = tmp / "servers.log"
-        slds = start_server("slds", "bench.records_serve:slds", env, args.workers, factory=True,
+        slds = start_server("slds", "services.serving:gateway", env, args.workers, factory=True,
                             probe="/records/health", log=log)
         if args.ingest_only:
             report["meta"]["notes"].append("--ingest-only: no read loads")

@@ -1,6 +1,6 @@
 """`slds`: run, migrate and administer the system from a shell.
 
-    slds serve [--separate | --service NAME] [--host H] [--port P]
+    slds serve [--separate | --service NAME] [--host H] [--port P] [--workers N]
     slds db upgrade [--revision REV]
     slds users add USERNAME --role ROLE [--district ID ...] [--school ID ...] [--state XX]
     slds clients add NAME --role ROLE [--district ID ...]      (prints the secret once)
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -90,16 +91,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers > 1 and settings.is_sqlite:
+        print("slds serve: --workers (SLDS_WORKERS) above 1 needs PostgreSQL: SQLite takes one writer at a time, "
+              "and concurrent writes from several processes fail with 'database is locked'.", file=sys.stderr)
+        return 2
+    if workers > 1:
+        # Every worker must sign and encrypt with the same secret: a development secret is made
+        # here, once, before the workers start (each would otherwise race to write its own).
+        settings.resolved_secret_key()
+        if "memory" in settings.rate_limit_storage:
+            logging.getLogger("slds.serve").warning(
+                "rate limits count per worker process: with %d workers a caller may make up to %d times "
+                "the configured rate; set SLDS_RATE_LIMIT_STORAGE to a Redis URL to count across them",
+                workers, workers)
     if args.separate:
-        return _serve_separately(args.host)
+        return _serve_separately(args.host, workers)
     worker = _start_batch_worker(settings) if args.service in (None, "identity") else None
     try:
-        if args.service:
-            factory = f"services.{args.service}.app:create_app"
-            uvicorn.run(factory, factory=True, host=args.host, port=args.port, log_config=None)
-        else:
-            uvicorn.run("services.gateway:create_gateway", factory=True, host=args.host,
-                        port=args.port, log_config=None)
+        # By name, so that uvicorn can import it in each worker it spawns (services/serving.py).
+        app = f"services.serving:{args.service or 'gateway'}"
+        uvicorn.run(app, factory=True, host=args.host, port=args.port, workers=workers, log_config=None)
     finally:
         if worker is not None:
             worker.terminate()
@@ -120,7 +132,7 @@ def _start_batch_worker(settings: Any) -> subprocess.Popen[bytes] | None:
     return worker
 
 
-def _serve_separately(host: str) -> int:
+def _serve_separately(host: str, workers: int) -> int:
     """Four processes, one per service, on ports 8001-8004; identity's and disclosure's URLs given
     to every one."""
     env = dict(os.environ, SLDS_IDENTITY_URL=f"http://{host}:{SEPARATE_PORTS['identity']}",
@@ -128,7 +140,7 @@ def _serve_separately(host: str) -> int:
                SLDS_RECORDS_URL=f"http://{host}:{SEPARATE_PORTS['records']}")
     procs = [
         subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--service", name,
-                          "--host", host, "--port", str(port)], env=env)
+                          "--host", host, "--port", str(port), "--workers", str(workers)], env=env)
         for name, port in SEPARATE_PORTS.items()
     ]
     try:
@@ -338,6 +350,12 @@ def _run_or_report(work: Callable[[Any], Awaitable[Any]]) -> Any:
         return None
 
 
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number, 1 or more")
+    return int(value)
+
+
 def date_arg(value: str) -> Any:
     from datetime import date
 
@@ -354,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the services (default: all four in one process)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=positive_int, default=None,
+                       help="worker processes per service (default SLDS_WORKERS, 1); above 1 needs PostgreSQL")
     group = serve.add_mutually_exclusive_group()
     group.add_argument("--separate", action="store_true", help="four processes on ports 8001-8004")
     group.add_argument("--service", choices=SERVICE_NAMES, default=os.environ.get("SLDS_SERVICE") or None)

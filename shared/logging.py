@@ -20,6 +20,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            "pid": record.process,  # which worker process (`slds serve --workers N`)
         }
         request_id = current_request_id()
         if request_id:

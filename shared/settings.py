@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     page_limit_max: int = 500
 
     log_level: str = "INFO"
+    # Worker processes `slds serve` runs per service (uvicorn's, sharing one listening socket):
+    # one per core is the usual choice on PostgreSQL. SQLite allows only 1.
+    workers: int = Field(default=1, ge=1, le=64)
     # FastAPI's own OpenTelemetry instrumentation (a span, metrics and a log record per request,
     # sent to the providers OpenTelemetry is configured with). Off unless asked for: even with no
     # provider configured it looks for one on every request, a few percent of a record read's CPU.

@@ -68,15 +68,15 @@ class Server:
     """One `slds serve` process that a test may kill (SIGKILL, no shutdown) and start again on the
     same database, as an operator's supervisor would."""
 
-    def __init__(self, env: dict[str, str], var: Path) -> None:
-        self.env, self.var = env, var
+    def __init__(self, env: dict[str, str], var: Path, args: tuple[str, ...] = ()) -> None:
+        self.env, self.var, self.args = env, var, args
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with (self.var / "server.log").open("a") as log:
-            self.process = subprocess.Popen([*CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            self.process = subprocess.Popen([*CLI, "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
                                             env=self.env, stdout=log, stderr=log)
         for _ in range(150):
             try:
@@ -111,11 +111,12 @@ def served_database_url(name: str) -> str | None:
 
 
 @contextmanager
-def served_process(var: Path, name: str, *, serve_url: str | None = None,
+def served_process(var: Path, name: str, *, serve_url: str | None = None, serve_args: tuple[str, ...] = (),
                    **settings: str) -> Iterator[tuple[Served, Server]]:
     """`served`, also giving the `Server` to kill and restart. `serve_url` is where the server
     reaches the database (e.g. through a proxy a test can cut) when it differs from where the
-    migrations and accounts are made; `settings` are extra SLDS_* environment values."""
+    migrations and accounts are made; `serve_args` go to `slds serve`; `settings` are extra
+    SLDS_* environment values."""
     env = {**os.environ, "SLDS_VAR_DIR": str(var), "SLDS_SECRET_KEY": f"{name}-run-secret-0123456789abcdef",
            "SLDS_BATCH_WORKER": "false", "SLDS_RATE_LIMIT_PER_MINUTE": "0", "SLDS_TOKEN_REQUESTS_PER_MINUTE": "0",
            "SLDS_RECORDS_READS_PER_HOUR": "1000000000", **settings}
@@ -123,7 +124,7 @@ def served_process(var: Path, name: str, *, serve_url: str | None = None,
     if own := served_database_url(name):
         env["SLDS_DATABASE_URL"] = own
     subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
-    server = Server({**env, "SLDS_DATABASE_URL": serve_url} if serve_url else env, var)
+    server = Server({**env, "SLDS_DATABASE_URL": serve_url} if serve_url else env, var, serve_args)
     server.start()
     try:
         yield Served(server.base, env), server
