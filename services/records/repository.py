@@ -233,6 +233,13 @@ class RawContextReader:
         return [found.get(key) for key in wanted]
 
 
+_SAVE_SUBJECTS = text(
+    f"UPDATE {RecordSubject.__tablename__} AS s SET version = v.version, change_version = v.change_version, "
+    "updated_at = :now FROM unnest(CAST(:ids AS varchar[]), CAST(:versions AS integer[]), "
+    "CAST(:changes AS bigint[])) AS v(state_id, version, change_version) "
+    "WHERE s.entity = :entity AND s.state_id = v.state_id")
+
+
 class RecordsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -292,6 +299,14 @@ class RecordsRepository:
         return found
 
     async def save_subject_rows(self, entity: str, rows: Iterable[SubjectRow]) -> None:
+        rows = list(rows)
+        if rows and self.session.bind.dialect.name == "postgresql":
+            # One statement over arrays: an UPDATE per subject (asyncpg's executemany) was one
+            # execution per record of a bulk write.
+            await self.session.execute(_SAVE_SUBJECTS, {
+                "entity": entity, "now": utcnow(), "ids": [r.state_id for r in rows],
+                "versions": [r.version for r in rows], "changes": [r.change_version for r in rows]})
+            return
         t = RecordSubject.__table__
         params = [{"b_entity": entity, "b_state_id": r.state_id, "b_version": r.version,
                    "b_change_version": r.change_version} for r in rows]
