@@ -853,7 +853,7 @@ def batch_only(args: argparse.Namespace, report: dict[str, Any], submissions: li
         batch = asyncio.run(batch_stream(server, submissions, args.batch_size, progress))
         report["meta"]["analyzes_batch_run"] = server.analyzes
     accuracy = score_resolver(batch.pop("outcomes"), truth)
-    batch["accuracy"] = {k: v for k, v in accuracy.items() if k not in ("wrong_merge_examples", "by_error")}
+    batch["accuracy"] = {k: v for k, v in accuracy.items() if k != "by_error"}
     report["speed"] = {"batch": batch}
     meta = report["meta"]
     print(f"# identity bench, batch run only: {meta['students']:,} students (seed {meta['seed']}), "
@@ -875,6 +875,11 @@ def batch_only(args: argparse.Namespace, report: dict[str, Any], submissions: li
     print(f"| batch path: review share | {_pct(ba['review_share'])} |")
     print(f"| batch path: false new IDs / wrong merges | {ba['false_new_ids']:,} / {ba['wrong_merges']:,} |")
     print(f"| batch path: rows rejected / errors | {ba['rejected']:,} / {ba['errors']:,} |")
+    if ba["wrong_merge_examples"]:
+        print("\nWrong merges (first ones): " + "; ".join(
+            f"row {e['row']} {e['kind']} {e['person']} -> {e['merged_into_person']}"
+            f"{' (twin)' if e['twin'] else ''} p={e['probability']} errors={','.join(e['errors']) or '-'}"
+            for e in ba["wrong_merge_examples"][:8]))
     report["meta"]["total_seconds"] = time.perf_counter() - began
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

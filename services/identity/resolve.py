@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.matcher import MatchResult, get_matcher
-from services.identity.matching.normalize import normalize_name
+from services.identity.matching.normalize import spelled_name
 from services.identity.matching.record import PersonFacts
 from services.identity.models import Alias, Person, ReviewItem
 from services.identity.person_repository import PersonRepository
@@ -164,7 +164,9 @@ class Resolver:
     ) -> list[tuple[MatchResult, Person]]:
         """A district that already has the candidate under another local ID, now sending a new
         local ID with the given name spelled differently, is most often enrolling the twin
-        (Haley and Hailey, Eva and Ava): hold such a pair for review, never merge it silently."""
+        (Haley and Hailey, Eva and Ava, Zoe and Zoë): hold such a pair for review, never merge
+        it silently. Spellings are compared with their accents: matching folds them away, so
+        a twin named with an accent looks exactly like her sister to the model."""
         matched = [person.state_id for result, person in scored if result.decision == "match"]
         if not matched:
             return scored
@@ -202,10 +204,10 @@ def apply_same_district_guard(scored: list[tuple[MatchResult, Any]], known_here:
     known_here = known_here & {person.state_id for result, person in scored if result.decision == "match"}
     if not known_here:
         return scored
-    incoming = normalize_name(first_name)
+    incoming = spelled_name(first_name)
     return [
         (result.held_for_review("same_district_other_local_id"), person)
-        if person.state_id in known_here and normalize_name(person.first_name) != incoming
+        if person.state_id in known_here and spelled_name(person.first_name) != incoming
         else (result, person)
         for result, person in scored
     ]

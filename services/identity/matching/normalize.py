@@ -41,6 +41,13 @@ def normalize_name(text: str) -> str:
     return " ".join(_SEPARATORS.sub(" ", folded).split())
 
 
+def spelled_name(text: str) -> str:
+    """A name as written, for "is this the same spelling": case, apostrophes and punctuation
+    ignored, accents kept ("Zoë" and "Zoe" are two spellings; "ZOË" and "zoë" are one)."""
+    folded = unicodedata.normalize("NFC", _APOSTROPHES.sub("", text).casefold())
+    return " ".join(_SEPARATORS.sub(" ", folded).split())
+
+
 @lru_cache(maxsize=200_000)
 def is_blank_name(text: str) -> bool:
     """True when nothing usable is left after normalisation ("!!!", " - ", "123")."""

@@ -120,3 +120,23 @@ async def test_one_person_twice_in_a_chunk_gets_one_id_twins_stay_apart(db: Data
         assert len((await session.scalars(select(Person))).all()) == 2
         assert len((await session.scalars(select(Alias))).all()) == 3
         await session.rollback()
+
+
+async def test_twins_named_with_and_without_an_accent_stay_apart_in_a_chunk(db: Database, settings: Settings) -> None:
+    """Matching folds accents, so Zoë and Zoe of one family look like one girl; the district
+    sending both under two local IDs is what tells them apart (held for review, no merge)."""
+    def row(local: str, first: str) -> ChunkRow:
+        body = StudentResolveRequest.model_validate({
+            "district_id": "1001", "local_student_id": local, "first_name": first, "last_name": "Gordon",
+            "birth_date": "2009-03-10", "sex": "F", "races": ["WH"], "address": "6690 Forest St",
+            "guardian_names": ["María Fernanda Gordon", "Marcus Gordon"], "postal_code": "93686"})
+        return ChunkRow(facts_from_request(body, settings), "1001", local)
+
+    async with db.sessionmaker() as session:
+        await session.begin()
+        outcomes = await ChunkResolver(session, settings).resolve_chunk([row("z1", "Zoë"), row("z2", "Zoe")],
+                                                                        SUBMITTER)
+        assert [o.decision for o in outcomes] == ["assigned", "review"]
+        assert len((await session.scalars(select(Person))).all()) == 1
+        assert len((await session.scalars(select(Alias))).all()) == 1
+        await session.rollback()
