@@ -134,6 +134,7 @@ async def load_main(args: argparse.Namespace) -> None:
 
 async def run_main(args: argparse.Namespace) -> dict[str, Any]:
     from services.identity.batch import BatchProcessor, BatchService
+    from services.identity.worker import tune_collector
     from shared.policy.principal import Principal
     from shared.state import Database
 
@@ -144,6 +145,8 @@ async def run_main(args: argparse.Namespace) -> dict[str, Any]:
     rows = _stream(args.students, args.seed, args.prefix + args.rows)[args.prefix:]
     gc.collect()
     gc.freeze()
+    if not args.default_gc:
+        tune_collector()  # as the worker process (`slds identity worker`) runs
     log(f"{len(rows):,} rows after the first {args.prefix:,}")
     tmp = tempfile.mkdtemp()
     settings = _settings(url, Path(tmp))
@@ -186,7 +189,7 @@ async def run_main(args: argparse.Namespace) -> dict[str, Any]:
     n = len(rows)
     report = {"rows": n, "prefix": args.prefix, "seconds": round(wall, 2), "rows_per_second": round(n / wall),
               "worker_cpu_ms_per_row": round(1000 * cpu / n, 3), "postgres_cpu_ms_per_row": round(1000 * pg_cpu / n, 3),
-              "decisions": dict(decisions), "load": os.getloadavg()}
+              "decisions": dict(decisions), "gc_threshold": gc.get_threshold(), "load": os.getloadavg()}
     print(json.dumps(report))
     return report
 
@@ -203,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     for p in (load, run):
         p.add_argument("--rows", type=int, default=10_000, help="stream rows the run resolves after the prefix")
     run.add_argument("--profile", type=Path, default=None)
+    run.add_argument("--default-gc", action="store_true",
+                     help="keep Python's collector thresholds (the worker process raises them)")
     run.add_argument("--keep", action="store_true", help="keep the run's database")
     for p in (load, run):
         p.add_argument("--template", default="scale_tpl", help="the template is <SLDS_DATABASE_URL's name>_<this>")
