@@ -141,17 +141,17 @@ def test_a_backend_terminated_mid_write_leaves_nothing_half_written_and_the_retr
             httpx.post(served.base + "/records/v1/students/bulk", headers=headers, json=records, timeout=300)))
         writer.start()
         database = make_url(served.env["SLDS_DATABASE_URL"]).database
-        victim = None
+        killed = None
         deadline = time.monotonic() + 60
-        while victim is None and writer.is_alive() and time.monotonic() < deadline:
-            # the bulk writer holds the records log's advisory lock from its first write to commit
-            victim = scalar(served, "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-                                    "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = :db LIMIT 1",
-                            db=database)
-            time.sleep(0.01)
-        assert victim is not None, "the bulk write was not caught in its transaction"
-        time.sleep(0.3)  # well inside the write: thousands of rows into it
-        assert scalar(served, "SELECT pg_terminate_backend(:pid)", pid=victim)
+        while killed is None and writer.is_alive() and time.monotonic() < deadline:
+            # The bulk writer holds the records log's advisory lock from its first write to commit
+            # (a few hundred ms: validation runs before it). Found and terminated in one statement,
+            # so a write that has just committed (its pooled backend idle) is never the one killed.
+            killed = scalar(served, "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d "
+                                    "ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted "
+                                    "AND d.datname = :db LIMIT 1", db=database)
+            time.sleep(0.005)
+        assert killed, "the bulk write was not caught in its transaction"
         writer.join(timeout=300)
         failed = answers[0]
         assert failed.status_code == 503, failed.text
