@@ -219,7 +219,7 @@ class RawStatement:
 
 def json_loads(text: str | bytes) -> Any:
     """JSON columns as read back: orjson (identity's batch worker decodes two lists for every
-    candidate it fetches, and the stdlib decoder was a tenth of its CPU); the stdlib for what
+    candidate it fetches; ~1 µs less per value, about 2% of the worker); the stdlib for what
     orjson refuses (integers past 64 bits), so every stored value still reads."""
     try:
         return orjson.loads(text)

@@ -32,7 +32,7 @@ async def work(settings: Settings) -> None:
 # Young collections every 50,000 allocations instead of 700. A chunk makes a few hundred
 # thousand short-lived objects (candidates, keys, rows) that died in the middle generations or
 # were promoted and set off full collections over the matching caches (a million objects at
-# scale): 18% of the worker's time at 1,000,000 persons, 2% after (bench/identity_scale.py).
+# scale): 18% of the worker's time at 1,000,000 persons, about 3% after (bench/identity_scale.py).
 # Nearly all of it is freed by reference counting; the collector only looks for cycles.
 BATCH_GC_THRESHOLD = (50_000, 20, 20)
 
