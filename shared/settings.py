@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_NAMES = ("identity", "records", "disclosure", "reporting")
@@ -24,6 +24,9 @@ ServiceName = Literal["identity", "records", "disclosure", "reporting"]
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLDS_", extra="ignore")
+    # The development secret as read from each var_dir's file (by path: a copy with another
+    # var_dir reads its own).
+    _generated_secrets: dict[Path, bytes] = PrivateAttr(default_factory=dict)
 
     environment: Literal["development", "test", "production"] = "development"
     var_dir: Path = Path("var")
@@ -155,11 +158,14 @@ class Settings(BaseSettings):
         if self.environment == "production":
             raise RuntimeError("SLDS_SECRET_KEY must be set in production")
         path = self.var_dir / "secret.key"
+        if path in self._generated_secrets:  # read once: the SSN hash asks for it on every row
+            return self._generated_secrets[path]
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
-        return path.read_text().strip().encode()
+        secret = self._generated_secrets[path] = path.read_text().strip().encode()
+        return secret
 
 
     def production_problems(self) -> list[str]:

@@ -35,7 +35,6 @@ from typing import Any
 
 from sqlalchemy import JSON, String, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,9 +47,11 @@ from services.identity.models import Alias, BlockingKey, Person, ReviewItem
 from services.identity.person_repository import (
     FACT_COLUMNS,
     MAX_CANDIDATES,
+    STATUS_COLUMNS,
     Candidate,
     PersonRepository,
     candidates_from_rows,
+    split_retired,
 )
 from services.identity.resolve import (
     ResolveOutcome,
@@ -60,7 +61,7 @@ from services.identity.resolve import (
     facts_as_json,
 )
 from services.identity.state_ids import new_state_id
-from shared.db import new_uuid, utcnow
+from shared.db import json_dumps, new_uuid, utcnow
 from shared.settings import Settings
 
 _SQLITE_IN = 5000  # bound parameters per IN list on SQLite
@@ -68,6 +69,7 @@ _NONE: frozenset[str] = frozenset()
 # Core columns: rows without the ORM's per-row bookkeeping (a chunk reads tens of thousands).
 _KEYS, _PERSONS, _ALIASES = BlockingKey.__table__, Person.__table__, Alias.__table__
 _FACTS = [_PERSONS.c[column.key] for column in FACT_COLUMNS]
+_STATUS = [_PERSONS.c[column.key] for column in STATUS_COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class ChunkResolver:
         self.persons = PersonRepository(session)
         self.matcher = get_matcher(settings)
         self.postgres = session.bind.dialect.name == "postgresql"
+        self.retired_into: dict[str, str] = {}  # retired ID -> the ID it was merged into
 
     async def resolve_chunk(self, rows: Sequence[ChunkRow], submitted_by: str, *,
                             kind: str = "student", explain: bool = True) -> list[ResolveOutcome]:
@@ -140,7 +143,7 @@ class ChunkResolver:
         prepared_rows = [self.matcher.prepare(row.facts) for row in rows]
         matched_ids: set[str] = set()
         for index, ids in enumerate(found):
-            for sid in _capped(ids or set()):
+            for sid in self._current_ids(_capped(ids or set())):
                 candidate = people.get(sid)
                 if candidate is not None:
                     result = self._compare(prepared_rows[index], candidate)
@@ -181,7 +184,7 @@ class ChunkResolver:
             for key in keys:
                 ids |= chunk_holders.get(key, _NONE)
             scored: list[tuple[MatchResult, Candidate]] = []
-            for sid in _capped(ids):
+            for sid in self._current_ids(_capped(ids)):
                 candidate = people.get(sid)
                 if candidate is None:
                     continue  # another kind, retired, or gone
@@ -311,13 +314,34 @@ class ChunkResolver:
         return column.in_(values)
 
     async def _persons(self, ids: set[str], kind: str) -> dict[str, Candidate]:
+        """The active persons among `ids`; a retired one's survivor is fetched too and noted in
+        `survivor_of` (its keys find its survivor: a merge moves none)."""
         people: dict[str, Candidate] = {}
-        for part in _slices(sorted(ids), 50_000 if self.postgres else _SQLITE_IN):
-            result = await self.session.execute(select(*_FACTS).where(
-                self._in(_PERSONS.c.state_id, part), _PERSONS.c.kind == kind, _PERSONS.c.status == "active"))
-            for candidate in candidates_from_rows(result):
-                people[candidate.state_id] = candidate
+        seen: set[str] = set()
+        wanted = sorted(ids)
+        while wanted:
+            follow: dict[str, str] = {}
+            for part in _slices(wanted, 50_000 if self.postgres else _SQLITE_IN):
+                result = await self.session.execute(select(*_FACTS, *_STATUS).where(
+                    self._in(_PERSONS.c.state_id, part), _PERSONS.c.kind == kind))
+                rows = result.all()
+                active, _ = split_retired(rows, seen)
+                follow.update((row[0], row[-1]) for row in rows if row[-2] != "active" and row[-1])
+                for candidate in candidates_from_rows(active):
+                    people[candidate.state_id] = candidate
+            self.retired_into.update(follow)
+            wanted = sorted(set(follow.values()) - seen)
         return people
+
+    def _current_ids(self, ids: Iterable[str]) -> list[str]:
+        """`ids` with each retired ID replaced by its survivor (followed to the end), once each."""
+        current: dict[str, None] = {}
+        for sid in ids:
+            hops = 0
+            while sid in self.retired_into and hops < 100:  # (a cycle cannot be made: stay bounded)
+                sid, hops = self.retired_into[sid], hops + 1
+            current[sid] = None
+        return list(current)
 
     async def _alias_districts(self, ids: set[str]) -> dict[str, set[str]]:
         districts: dict[str, set[str]] = {sid: set() for sid in ids}
@@ -363,10 +387,17 @@ class ChunkResolver:
             if aliases:
                 await self.session.execute(Alias.__table__.insert(), aliases)
             more_keys = fresh_keys + more_keys
-        if more_keys:
-            insert = pg_insert if self.postgres else sqlite_insert
-            rows = [{"key": k, "state_id": sid} for k, sid in sorted(more_keys)]  # one order: no deadlock
-            await self.session.execute(insert(BlockingKey.__table__).on_conflict_do_nothing(), rows)
+        if more_keys and self.postgres:
+            # One statement with two arrays, in one order (no deadlock between chunks), not one
+            # execution per key: a matched person's keys are mostly there already.
+            ordered = sorted(more_keys)
+            await self.session.execute(text(
+                "INSERT INTO identity_blocking_key (key, state_id) SELECT * FROM unnest(CAST(:k AS varchar[]), "
+                "CAST(:s AS varchar[])) ON CONFLICT DO NOTHING"),
+                {"k": [k for k, _ in ordered], "s": [sid for _, sid in ordered]})
+        elif more_keys:
+            rows = [{"key": k, "state_id": sid} for k, sid in sorted(more_keys)]
+            await self.session.execute(sqlite_insert(BlockingKey.__table__).on_conflict_do_nothing(), rows)
         if reviews:
             await self.session.execute(ReviewItem.__table__.insert(), reviews)
 
@@ -384,7 +415,7 @@ async def copy_rows(session: AsyncSession, table: Any, rows: list[dict[str, Any]
     for row in rows:
         record = list(values(row))
         for i in json_at:
-            record[i] = json.dumps(record[i])
+            record[i] = json_dumps(record[i])
         records.append(tuple(record))
     await copy_records(session, table.name, columns, records)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.identity.models import BlockingKey, IdEvent, Person
+from services.identity.models import IdEvent, Person
 from services.identity.person_repository import PersonRepository
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound
@@ -38,9 +38,9 @@ class MergeService:
             raise Conflict("Both IDs must be active; a retired ID answers with its survivor already.")
         if survivor.kind != retired.kind:
             raise Conflict("A student ID and a staff ID cannot be merged.")
+        # The retired ID keeps its blocking keys: a look-up that reaches it follows merged_into,
+        # so the survivor is found by both spellings, and a split leaves nothing to undo.
         retired.status, retired.merged_into = "retired", survivor.state_id
-        keys = await self.session.scalars(select(BlockingKey.key).where(BlockingKey.state_id == retired_id))
-        await self.persons.add_keys(survivor.state_id, list(keys))  # the survivor is found by both spellings
         event = IdEvent(action="merge", survivor_id=survivor_id, retired_id=retired_id, actor=actor,
                         reason=reason, at=utcnow())
         self.session.add(event)

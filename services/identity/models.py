@@ -142,8 +142,13 @@ class BlockingKey(Base):
 
     __tablename__ = "identity_blocking_key"
 
+    # Written for each new person (eight or more) and read only by key. No index on state_id: a
+    # merge moves no keys (a retired ID's keys lead to its survivor), and that index was half the
+    # cost of writing keys in a statewide load. No foreign key either: keys are derived from
+    # persons, which are never deleted, and written only by the resolvers for persons they hold;
+    # its check was a person look-up and row lock per key (docs/benchmarks.md, 2026-12-04).
     key: Mapped[str] = mapped_column(String(96), primary_key=True)
-    state_id: Mapped[str] = mapped_column(ForeignKey("identity_person.state_id"), primary_key=True, index=True)
+    state_id: Mapped[str] = mapped_column(String(10), primary_key=True)
 
 
 class ReviewItem(TimestampMixin, Base):

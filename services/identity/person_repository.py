@@ -36,6 +36,11 @@ class Candidate:
     core: PreparedPerson | None = None  # `prepare_core`: enough to rule most candidates out
 
 
+# A retired ID's blocking keys stay under it (a merge moves none): a look-up that reaches a
+# retired person follows `merged_into` to the person it now is. A split then needs no clean-up.
+STATUS_COLUMNS = (Person.status, Person.merged_into)
+
+
 def candidates_from_rows(rows: Iterable[Any]) -> list[Candidate]:
     found = []
     for (sid, first, middle, last, suffix, birth, sex, hispanic, races, guardians, ssn,
@@ -47,6 +52,19 @@ def candidates_from_rows(rows: Iterable[Any]) -> list[Candidate]:
             address=address, postal_code=postal)
         found.append(Candidate(sid, first, facts))
     return found
+
+
+def split_retired(rows: Sequence[Any], seen: set[str]) -> tuple[list[Any], set[str]]:
+    """Rows of `FACT_COLUMNS` + `STATUS_COLUMNS`: (the active persons' `FACT_COLUMNS`, the IDs
+    the retired ones were merged into); every row's ID is added to `seen`."""
+    active, follow = [], set()
+    for row in rows:
+        seen.add(row[0])
+        if row[-2] == "active":
+            active.append(row[:-2])
+        elif row[-1]:
+            follow.add(row[-1])
+    return active, follow
 
 
 class PersonRepository:
@@ -107,26 +125,42 @@ class PersonRepository:
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         await self.session.execute(insert(BlockingKey).values(rows).on_conflict_do_nothing())
 
-    async def candidates(self, keys: Iterable[str], kind: str) -> Sequence[Person]:
-        ids = (
-            select(BlockingKey.state_id).where(BlockingKey.key.in_(list(keys))).distinct()
-            .limit(MAX_CANDIDATES).scalar_subquery()
-        )
-        rows = await self.session.scalars(
-            select(Person).where(Person.state_id.in_(ids), Person.kind == kind, Person.status == "active")
-        )
-        return rows.all()
+    @staticmethod
+    def _key_holders(keys: Iterable[str]) -> Any:
+        return (select(BlockingKey.state_id).where(BlockingKey.key.in_(list(keys))).distinct()
+                .limit(MAX_CANDIDATES).scalar_subquery())
+
+    async def candidates(self, keys: Iterable[str], kind: str) -> list[Person]:
+        """The active persons holding any of the keys, a retired one replaced by its survivor."""
+        found: dict[str, Person] = {}
+        wanted: Any = self._key_holders(keys)
+        seen: set[str] = set()
+        while True:
+            follow = set()
+            for person in await self.session.scalars(
+                    select(Person).where(Person.state_id.in_(wanted), Person.kind == kind)):
+                seen.add(person.state_id)
+                if person.status == "active":
+                    found[person.state_id] = person
+                elif person.merged_into:
+                    follow.add(person.merged_into)
+            wanted = sorted(follow - seen)
+            if not wanted:
+                return list(found.values())
 
     async def candidate_facts(self, keys: Iterable[str], kind: str) -> list[Candidate]:
-        """`candidates`, as plain facts (the same persons: same query, same limit)."""
-        ids = (
-            select(BlockingKey.state_id).where(BlockingKey.key.in_(list(keys))).distinct()
-            .limit(MAX_CANDIDATES).scalar_subquery()
-        )
-        rows = await self.session.execute(
-            select(*FACT_COLUMNS).where(Person.state_id.in_(ids), Person.kind == kind, Person.status == "active")
-        )
-        return candidates_from_rows(rows)
+        """`candidates`, as plain facts (the same persons: same queries, same limit)."""
+        found: dict[str, Candidate] = {}
+        wanted: Any = self._key_holders(keys)
+        seen: set[str] = set()
+        while True:
+            rows = (await self.session.execute(select(*FACT_COLUMNS, *STATUS_COLUMNS).where(
+                Person.state_id.in_(wanted), Person.kind == kind))).all()
+            active, follow = split_retired(rows, seen)
+            found.update((c.state_id, c) for c in candidates_from_rows(active))
+            wanted = sorted(follow - seen)
+            if not wanted:
+                return list(found.values())
 
     async def open_review_for(self, district_id: str, local_id: str, kind: str) -> ReviewItem | None:
         return await self.session.scalar(

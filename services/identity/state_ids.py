@@ -20,7 +20,7 @@ STAFF_PREFIX = "S"
 
 def new_state_id(kind: PersonKind) -> str:
     if kind == "student":
-        body = str(secrets.randbelow(9) + 1) + f"{secrets.randbelow(10**8):08d}"
+        body = str(10**8 + secrets.randbelow(9 * 10**8))  # 9 digits, the first never 0
         return body + damm.calc_check_digit(body)
     body = f"{secrets.randbelow(10**8):08d}"
     return STAFF_PREFIX + body + damm.calc_check_digit(body)

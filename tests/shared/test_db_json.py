@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, Table, select, text
 
-from shared.db import create_engine, json_loads
+from shared.db import create_engine, json_dumps, json_loads
 
 BIG = 2**70  # past orjson's 64-bit integers
 
@@ -19,6 +19,13 @@ def test_json_loads_reads_what_orjson_refuses() -> None:
     assert json_loads(f"[{BIG}]") == [BIG]
     with pytest.raises(ValueError):
         json_loads("[1,")
+
+
+def test_json_dumps_writes_what_orjson_refuses() -> None:
+    """What the batch COPY writes into JSON columns reads back as it was."""
+    for value in (["Ngozi Okafor", "José García-López"], {"count": BIG, "nested": [None, True, 1.5]}, []):
+        assert json_loads(json_dumps(value)) == value
+    assert json_dumps(["Zoë"]) == '["Zoë"]'  # UTF-8 text, as PostgreSQL stores it
 
 
 @pytest.fixture

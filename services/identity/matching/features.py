@@ -13,7 +13,7 @@ twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -163,8 +163,7 @@ def _place(text: str | None) -> tuple[str, frozenset[str]]:
 def prepare(facts: PersonFacts) -> PreparedPerson:
     """Normalise a person once (cached: resolve prepares the same stored persons again and again)."""
     guardians = tuple(g for g in (_guardian(name) for name in facts.guardian_names) if g is not None)
-    return replace(prepare_core(facts), guardians=guardians, birthplace=_place(facts.birthplace),
-                   address=_address(facts.address, facts.postal_code))
+    return prepare_core(facts, guardians, _place(facts.birthplace), _address(facts.address, facts.postal_code))
 
 
 HOUSEHOLD_FIELDS = frozenset({"guardians", "birthplace", "address"})  # not in `prepare_core`
@@ -172,12 +171,13 @@ _NO_ADDRESS = Address("", "", "", "")
 _NO_PLACE: tuple[str, frozenset[str]] = ("", frozenset())
 
 
-def prepare_core(facts: PersonFacts) -> PreparedPerson:
+def prepare_core(facts: PersonFacts, guardians: tuple[Guardian, ...] = (),
+                 birthplace: tuple[str, frozenset[str]] = _NO_PLACE, address: Address = _NO_ADDRESS) -> PreparedPerson:
     """`prepare` without the household fields (`HOUSEHOLD_FIELDS` compare as "missing"): the
     names, date and codes, from caches keyed by the name texts that recur across a state. The
     guardians and the address are nearly unique per person, so at a million stored persons their
     normalisation misses every cache; a candidate ruled out on the other fields never needs them
-    (`MatchModel.ceiling`)."""
+    (`MatchModel.ceiling`). `prepare` passes them in (one construction, not a `replace`)."""
     last_text, suffix_in_last = split_suffix(facts.last_name)
     return PreparedPerson(
         first=given_name(facts.first_name),
@@ -188,10 +188,10 @@ def prepare_core(facts: PersonFacts) -> PreparedPerson:
         sex=(facts.sex or "").strip().upper() or None,
         hispanic_latino=facts.hispanic_latino,
         races=facts.races,
-        guardians=(),
+        guardians=guardians,
         ssn_hash=facts.ssn_hash or None,
-        birthplace=_NO_PLACE,
-        address=_NO_ADDRESS,
+        birthplace=birthplace,
+        address=address,
     )
 
 
