@@ -315,7 +315,7 @@ class ChunkResolver:
 
     async def _persons(self, ids: set[str], kind: str) -> dict[str, Candidate]:
         """The active persons among `ids`; a retired one's survivor is fetched too and noted in
-        `survivor_of` (its keys find its survivor: a merge moves none)."""
+        `retired_into` (its keys find its survivor: a merge moves none)."""
         people: dict[str, Candidate] = {}
         seen: set[str] = set()
         wanted = sorted(ids)
