@@ -324,9 +324,8 @@ class ChunkResolver:
             for part in _slices(wanted, 50_000 if self.postgres else _SQLITE_IN):
                 result = await self.session.execute(select(*_FACTS, *_STATUS).where(
                     self._in(_PERSONS.c.state_id, part), _PERSONS.c.kind == kind))
-                rows = result.all()
-                active, _ = split_retired(rows, seen)
-                follow.update((row[0], row[-1]) for row in rows if row[-2] != "active" and row[-1])
+                active, retired_into = split_retired(result.all(), seen)
+                follow.update(retired_into)
                 for candidate in candidates_from_rows(active):
                     people[candidate.state_id] = candidate
             self.retired_into.update(follow)

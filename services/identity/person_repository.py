@@ -54,17 +54,17 @@ def candidates_from_rows(rows: Iterable[Any]) -> list[Candidate]:
     return found
 
 
-def split_retired(rows: Sequence[Any], seen: set[str]) -> tuple[list[Any], set[str]]:
-    """Rows of `FACT_COLUMNS` + `STATUS_COLUMNS`: (the active persons' `FACT_COLUMNS`, the IDs
-    the retired ones were merged into); every row's ID is added to `seen`."""
-    active, follow = [], set()
+def split_retired(rows: Sequence[Any], seen: set[str]) -> tuple[list[Any], dict[str, str]]:
+    """Rows of `FACT_COLUMNS` + `STATUS_COLUMNS`: (the active persons' `FACT_COLUMNS`, each
+    retired ID -> the ID it was merged into); every row's ID is added to `seen`."""
+    active, retired_into = [], {}
     for row in rows:
         seen.add(row[0])
         if row[-2] == "active":
             active.append(row[:-2])
         elif row[-1]:
-            follow.add(row[-1])
-    return active, follow
+            retired_into[row[0]] = row[-1]
+    return active, retired_into
 
 
 class PersonRepository:
@@ -156,9 +156,9 @@ class PersonRepository:
         while True:
             rows = (await self.session.execute(select(*FACT_COLUMNS, *STATUS_COLUMNS).where(
                 Person.state_id.in_(wanted), Person.kind == kind))).all()
-            active, follow = split_retired(rows, seen)
+            active, retired_into = split_retired(rows, seen)
             found.update((c.state_id, c) for c in candidates_from_rows(active))
-            wanted = sorted(follow - seen)
+            wanted = sorted(set(retired_into.values()) - seen)
             if not wanted:
                 return list(found.values())
 
