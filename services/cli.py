@@ -107,29 +107,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 workers, workers)
     if args.separate:
         return _serve_separately(args.host, workers)
-    worker = _start_batch_worker(settings) if args.service in (None, "identity") else None
+    batch_workers = _start_batch_workers(settings) if args.service in (None, "identity") else []
     try:
         # By name, so that uvicorn can import it in each worker it spawns (services/serving.py).
         app = f"services.serving:{args.service or 'gateway'}"
         uvicorn.run(app, factory=True, host=args.host, port=args.port, workers=workers, log_config=None)
     finally:
-        if worker is not None:
+        for worker in batch_workers:
             worker.terminate()
+        for worker in batch_workers:
             worker.wait(timeout=30)
     return 0
 
 
-def _start_batch_worker(settings: Any) -> subprocess.Popen[bytes] | None:
+def _start_batch_workers(settings: Any) -> list[subprocess.Popen[bytes]]:
     """On PostgreSQL the identity batch worker runs in a process of its own (a second core for
-    bulk loads; services/identity/worker.py), and this process only serves. On SQLite, one
+    bulk loads; services/identity/worker.py), and this process only serves; with
+    `SLDS_BATCH_WORKERS` N over 1, N processes, each with its share of the rows. On SQLite, one
     writer at a time, it stays a task of the identity service."""
     if not settings.batch_worker or settings.is_sqlite:
-        return None
-    worker = subprocess.Popen([sys.executable, "-m", "services.cli", "identity", "worker", "--with-parent"],
-                              stdin=subprocess.PIPE)
+        return []
+    count = settings.batch_workers
+    command = [sys.executable, "-m", "services.cli", "identity", "worker", "--with-parent"]
+    workers = [subprocess.Popen(command + (["--partition", f"{index}/{count}"] if count > 1 else []),
+                                stdin=subprocess.PIPE) for index in range(count)]
     os.environ["SLDS_BATCH_WORKER"] = "false"  # read by the identity app this process creates
     get_settings.cache_clear()
-    return worker
+    return workers
 
 
 def _serve_separately(host: str, workers: int) -> int:
@@ -215,7 +219,7 @@ def cmd_identity_worker(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    return main(settings, with_parent=args.with_parent)
+    return main(settings, with_parent=args.with_parent, partition=args.partition)
 
 
 def cmd_identity_estimate(args: argparse.Namespace) -> int:
@@ -365,6 +369,15 @@ def date_arg(value: str) -> Any:
         raise argparse.ArgumentTypeError("must be a date, YYYY-MM-DD") from None
 
 
+def _partition_arg(value: str) -> Any:
+    from services.identity.batch import Partition
+
+    try:
+        return Partition.parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be I/N with 0 <= I < N, e.g. 0/2") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slds", description="State student data system")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -426,6 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.set_defaults(func=cmd_identity_estimate)
     worker = identity.add_parser("worker", help="run the batch worker (`slds serve` starts one on PostgreSQL)")
     worker.add_argument("--with-parent", action="store_true", help="exit when standard input closes")
+    worker.add_argument("--partition", type=_partition_arg, metavar="I/N",
+                        help="resolve only share I of N (by birth year; `slds serve` sets it from SLDS_BATCH_WORKERS)")
     worker.set_defaults(func=cmd_identity_worker)
 
     sub.add_parser("demo", help="migrate and load a small synthetic state").set_defaults(func=cmd_demo)

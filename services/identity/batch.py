@@ -13,10 +13,12 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Row, bindparam, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity.bulk import ChunkResolver, ChunkRow, copy_rows, prepare_ahead
@@ -40,7 +42,40 @@ CHUNK_ROWS = 500  # rows per transaction; up to 3 advisory locks each (PostgreSQ
 ROWWISE_CHUNK_ROWS = 200  # the one-row-at-a-time path as it was
 ANALYZE_AFTER_ROWS = 1000
 WAKE_CHANNEL = "slds_identity_batch"  # PostgreSQL NOTIFY: a batch was submitted
+CHUNK_ATTEMPTS = 3  # a chunk whose new state ID another worker took at the same moment is redone
 logger = logging.getLogger("slds.identity.batch")
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The rows one of `count` batch workers resolves: those of persons born in a year with
+    `year % count == index` (intake requires a birth date; a row without a readable year would
+    go to worker 0).
+
+    Why birth years: a chunk locks the birth dates of its rows, and their day/month swaps (the
+    same year), until it commits (`ChunkResolver.resolve_chunk`). Workers with different years
+    therefore never wait for each other's locks, and all submissions of one birth date, every
+    duplicate with the date right, are still resolved by one worker in submission order. A
+    duplicate whose year was mistyped may meet its twin in the other worker's open chunk: the
+    same race as two single resolves of it at the same moment, which take the same locks."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"partition {self.index}/{self.count}: the index must be below the count")
+
+    @classmethod
+    def parse(cls, text: str) -> Partition:
+        """`I/N`, as `slds identity worker --partition` takes it."""
+        index, _, count = text.partition("/")
+        return cls(int(index), int(count))
+
+    def holds(self, birth_date: str | None) -> bool:
+        """Whether a row whose stored `birth_date` (ISO text, or None) is this worker's."""
+        year = birth_date[:4] if birth_date else ""
+        return (int(year) % self.count if year.isdigit() else 0) == self.index
 
 
 def parse_rows(raw: bytes, content_type: str) -> list[Any]:
@@ -131,12 +166,25 @@ class BatchService:
         return batch, rows.all()
 
 
+PERSON_KEY = "pk_identity_person"
+
+
+def _drew_a_taken_id(exc: BaseException) -> bool:
+    """A new person's row refused by the persons' primary key: from the COPY, asyncpg's own
+    error (it goes around SQLAlchemy); from an INSERT, SQLAlchemy's IntegrityError."""
+    if getattr(exc, "constraint_name", None) == PERSON_KEY:
+        return True
+    return isinstance(exc, IntegrityError) and PERSON_KEY in str(exc.orig)
+
+
 class BatchProcessor:
     """Resolves the open rows of every unfinished batch, a chunk of rows per transaction."""
 
-    def __init__(self, db: Database, settings: Settings, *, set_based: bool = True) -> None:
+    def __init__(self, db: Database, settings: Settings, *, set_based: bool = True,
+                 partition: Partition | None = None) -> None:
         self.db = db
         self.settings = settings
+        self.partition = partition  # None: every row
         self.wake = asyncio.Event()
         self.set_based = set_based  # False: one `Resolver.resolve` per row (the bench's baseline)
         self.chunk_rows = CHUNK_ROWS if set_based else ROWWISE_CHUNK_ROWS
@@ -166,10 +214,16 @@ class BatchProcessor:
             assert batch is not None
             submitter = batch.submitted_by
             # The open rows' input up front (intake wrote it for good); each chunk claims its rows.
-            stored = (await session.execute(
-                select(BatchRow.row_index, BatchRow.district_id, BatchRow.local_id, BatchRow.facts)
-                .where(BatchRow.batch_id == batch_id, BatchRow.done.is_(False))
-                .order_by(BatchRow.row_index))).all()
+            query = (select(BatchRow.row_index, BatchRow.district_id, BatchRow.local_id, BatchRow.facts)
+                     .where(BatchRow.batch_id == batch_id, BatchRow.done.is_(False)))
+            if self.partition is not None and self.partition.count > 1:
+                # This worker's share, chosen on the birth date alone (the rest is not decoded).
+                born = (await session.execute(
+                    select(BatchRow.row_index, BatchRow.facts["birth_date"].as_string())
+                    .where(BatchRow.batch_id == batch_id, BatchRow.done.is_(False)))).all()
+                mine = [index for index, birth_date in born if self.partition.holds(birth_date)]
+                query = query.where(BatchRow.row_index.in_(mine))
+            stored = (await session.execute(query.order_by(BatchRow.row_index))).all()
         chunks = [stored[start:start + self.chunk_rows] for start in range(0, len(stored), self.chunk_rows)]
         ahead: asyncio.Task[dict[int, ChunkRow]] | None = None
         try:
@@ -177,7 +231,7 @@ class BatchProcessor:
                 inputs = await ahead if ahead is not None else await self._inputs(chunk)
                 # The next chunk's input is made while this one waits on the database.
                 ahead = asyncio.create_task(self._inputs(chunks[number + 1])) if number + 1 < len(chunks) else None
-                await self._run_chunk(batch_id, submitter, inputs)
+                await self._run_chunk_again_on_clash(batch_id, submitter, inputs)
         finally:
             if ahead is not None:
                 ahead.cancel()
@@ -189,7 +243,9 @@ class BatchProcessor:
                 batch.processed = batch.total - (remaining or 0)
                 if remaining == 0:
                     batch.status, batch.finished_at = "done", utcnow()
-            if len(stored) >= ANALYZE_AFTER_ROWS and session.bind.dialect.name == "postgresql":
+            if (len(stored) >= ANALYZE_AFTER_ROWS and session.bind.dialect.name == "postgresql"
+                    and (self.partition is None or self.partition.index == 0)):
+                # (Worker 0 only: two ANALYZEs of a table at once fail, "tuple concurrently updated".)
                 # A bulk load changes the tables' shape faster than autovacuum notices: refresh the
                 # planner's statistics so candidate look-ups keep using their indexes. Only the
                 # tables that changed by a tenth since (autovacuum's rule): at a million persons
@@ -222,6 +278,19 @@ class BatchProcessor:
             if count % 20 == 0:
                 await asyncio.sleep(0)
         return inputs
+
+    async def _run_chunk_again_on_clash(self, batch_id: str, submitter: str, chunk: dict[int, ChunkRow]) -> None:
+        """`_run_chunk`, done again (from the start, in a new transaction) when it drew a new
+        state ID that another worker's open chunk drew too: the unused IDs are checked against
+        committed persons, and the second COPY of the ID fails on the primary key."""
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            try:
+                await self._run_chunk(batch_id, submitter, chunk)
+                return
+            except Exception as exc:
+                if attempt == CHUNK_ATTEMPTS or not _drew_a_taken_id(exc):
+                    raise
+                logger.warning("batch worker: a new state ID was drawn twice at once; chunk done again")
 
     async def _run_chunk(self, batch_id: str, submitter: str, chunk: dict[int, ChunkRow]) -> None:
         """One transaction for a chunk of rows: a crash loses the whole chunk, which is then

@@ -3,7 +3,8 @@
 `slds serve` starts one beside the identity service when the database is PostgreSQL, so the
 worker's CPU-bound chunks run on another core instead of stalling that process's requests (the
 202s of further batches and the polls). It wakes at each submitted batch's NOTIFY and resumes
-pending batches when it starts. Started by `slds serve` (`--with-parent`), it ends with it: when
+pending batches when it starts. With `SLDS_BATCH_WORKERS` over 1, `slds serve` starts that many,
+each with `--partition I/N`: its share of the rows by birth year (batch.py, `Partition`). Started by `slds serve` (`--with-parent`), it ends with it: when
 the server dies, even by SIGKILL, the pipe on its standard input closes; a chunk cut short is
 rolled back and done again, as after any crash."""
 
@@ -16,15 +17,15 @@ import os
 import sys
 import threading
 
-from services.identity.batch import BatchProcessor
+from services.identity.batch import BatchProcessor, Partition
 from shared.settings import Settings
 from shared.state import Database
 
 
-async def work(settings: Settings) -> None:
+async def work(settings: Settings, partition: Partition | None = None) -> None:
     db = Database.from_settings(settings)
     try:
-        await BatchProcessor(db, settings).run_forever()
+        await BatchProcessor(db, settings, partition=partition).run_forever()
     finally:
         await db.engine.dispose()
 
@@ -53,10 +54,10 @@ def exit_with_parent() -> None:
     threading.Thread(target=wait, name="parent-watch", daemon=True).start()
 
 
-def main(settings: Settings, *, with_parent: bool = False) -> int:
+def main(settings: Settings, *, with_parent: bool = False, partition: Partition | None = None) -> int:
     if with_parent:
         exit_with_parent()
     tune_collector()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(work(settings))
+        asyncio.run(work(settings, partition))
     return 0

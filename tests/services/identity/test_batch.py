@@ -108,3 +108,16 @@ async def test_another_callers_batch_is_not_found(client, gateway, sis, make_cli
     other = await make_client_app("SIS 1001 b", "district_sis", district_ids=["1001"])
     other_headers = bearer(await client_token(client, other.client.client_id, other.secret))
     assert (await client.get(response.headers["location"], headers=other_headers)).status_code == 404
+
+
+def test_a_partition_holds_the_rows_of_its_birth_years() -> None:
+    from services.identity.batch import Partition
+
+    halves = [Partition.parse("0/2"), Partition.parse("1/2")]
+    for birth_date, index in (("2011-05-04", 1), ("2012-12-31", 0), (None, 0), ("", 0)):
+        assert [p.holds(birth_date) for p in halves] == [index == 0, index == 1]
+    assert Partition(0, 1).holds("2011-05-04") and Partition(0, 1).holds(None)
+    assert [Partition(i, 3).holds("2015-01-02") for i in range(3)] == [False, False, True]  # 2015 % 3 == 2
+    for bad in ("2/2", "-1/2", "1", "a/b"):
+        with pytest.raises(ValueError):
+            Partition.parse(bad)

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
-from services.identity.batch import BatchProcessor, BatchService
+from services.identity.batch import BatchProcessor, BatchService, Partition
+from services.identity.bulk import ChunkResolver
+from services.identity.models import Batch, BatchRow, Person
 from shared.policy.principal import Principal
 from shared.settings import Settings
 from tests.helpers import committed_gateway as committed_gateway_on
@@ -59,17 +62,113 @@ async def test_worker_resumes_pending_batches_and_wakes_at_a_new_one(settings: S
             await asyncio.gather(worker, return_exceptions=True)
 
 
+LOADER = Principal(subject="client:loader", kind="client", role="service", state="ST")
+
+
+SURNAMES = ("Abbott Baptiste Castillo Dubois Eriksen Fontaine Gallagher Haddad Ibarra Jablonski Kowalczyk "
+            "Lindqvist Moreau Nakamura Okonkwo Petrovic Quintero Rasmussen Sandoval Takahashi Underwood "
+            "Valdivia Whitaker Xiong Yamamoto Zielinski Alvarado Bergstrom Chaudhry Delacroix Esposito "
+            "Fitzgerald Gutierrez Holloway Iverson Jankowski Kirkpatrick Lombardi Mancini Novak").split()
+
+
+def described(i: int) -> dict[str, object]:
+    """A student, with what makes a second submission of the same one an automatic match."""
+    last = SURNAMES[i]
+    return {**person(i), "first_name": ["Ada", "Bea", "Cyr", "Dov"][i % 4], "last_name": last, "sex": "F",
+            "races": ["WH"], "address": f"{100 + i} Forest St", "postal_code": "93686",
+            "guardian_names": [f"Maria {last}", f"Marcus {last}"]}
+
+
+def moved(i: int) -> dict[str, object]:
+    """The same student sent again by another district."""
+    return {**described(i), "row_ref": f"again{i}", "district_id": "1002", "local_student_id": f"M{i}"}
+
+
+async def _submit(database, settings: Settings, rows: list[dict[str, object]]) -> str:
+    async with database.sessionmaker() as session, session.begin():
+        return (await BatchService(session, settings).submit(LOADER, rows, None, json.dumps(rows).encode())).id
+
+
+async def _rows(database, settings: Settings, batch_id: str) -> tuple[str, dict[str, tuple[str | None, str | None]]]:
+    """The batch's status and, per row_ref, (decision, state_id) ((None, None) while open: read
+    from the table, as the API shows no rows before the batch is done)."""
+    async with database.sessionmaker() as session:
+        status = await session.scalar(select(Batch.status).where(Batch.id == batch_id))
+        rows = await session.execute(select(BatchRow.row_ref, BatchRow.decision, BatchRow.state_id)
+                                     .where(BatchRow.batch_id == batch_id))
+        return status, {ref: (decision, sid) for ref, decision, sid in rows}
+
+
+async def test_two_workers_each_resolve_the_rows_of_their_birth_years(settings: Settings) -> None:
+    async with committed_gateway_on(settings, PG_URL, "partition") as (_, database):
+        rows = [described(i) for i in range(10)] + [moved(3), moved(4)]  # born 2010 ... 2019; two again
+        batch_id = await _submit(database, settings, rows)
+
+        assert await BatchProcessor(database, settings, partition=Partition(1, 2)).run_pending() == 6
+        status, results = await _rows(database, settings, batch_id)
+        assert status == "pending"  # worker 0's share is still open
+        odd = {f"r{i}" for i in (1, 3, 5, 7, 9)} | {"again3"}
+        assert {ref for ref, (decision, _) in results.items() if decision is not None} == odd
+
+        assert await BatchProcessor(database, settings, partition=Partition(0, 2)).run_pending() == 6
+        status, results = await _rows(database, settings, batch_id)
+        assert status == "done"
+        assert [results[f"r{i}"][0] for i in range(10)] == ["assigned"] * 10
+        assert results["again3"] == ("matched", results["r3"][1])
+        assert results["again4"] == ("matched", results["r4"][1])
+
+
+async def test_workers_side_by_side_answer_as_one_worker_does(settings: Settings) -> None:
+    async with committed_gateway_on(settings, PG_URL, "partition_both") as (_, database):
+        first = await _submit(database, settings, [described(i) for i in range(40)])
+        second = await _submit(database, settings, [moved(i) for i in range(40)])
+        workers = [BatchProcessor(database, settings, partition=Partition(i, 2)) for i in range(2)]
+        assert sum(await asyncio.gather(*(w.run_pending() for w in workers))) == 80
+        status, assigned = await _rows(database, settings, first)
+        assert status == "done" and {d for d, _ in assigned.values()} == {"assigned"}
+        status, matched = await _rows(database, settings, second)
+        assert status == "done"
+        assert matched == {f"again{i}": ("matched", assigned[f"r{i}"][1]) for i in range(40)}
+        async with database.sessionmaker() as session:
+            assert await session.scalar(select(func.count()).select_from(Person)) == 40
+
+
+async def test_a_chunk_that_drew_a_taken_state_id_is_done_again(settings: Settings, monkeypatch) -> None:
+    """Two workers may draw the same unused ID at once (each checks committed persons only): the
+    second COPY fails on the primary key, and the chunk is redone with a fresh draw."""
+    async with committed_gateway_on(settings, PG_URL, "partition_clash") as (_, database):
+        first = await _submit(database, settings, [person(0)])
+        await BatchProcessor(database, settings).run_pending()
+        taken = (await _rows(database, settings, first))[1]["r0"][1]
+        real = ChunkResolver._unused_ids
+        draws = []
+
+        async def clashing(self, count: int, kind: str) -> list[str]:
+            ids = await real(self, count, kind)
+            draws.append(ids)
+            return [taken, *ids[1:]] if len(draws) == 1 else ids  # as if another worker had just drawn it
+
+        monkeypatch.setattr(ChunkResolver, "_unused_ids", clashing)
+        second = await _submit(database, settings, [person(i) for i in range(1, 4)])
+        assert await BatchProcessor(database, settings, partition=Partition(0, 1)).run_pending() == 3
+        status, results = await _rows(database, settings, second)
+        assert len(draws) == 2 and status == "done"
+        assert {d for d, _ in results.values()} == {"assigned"} and taken not in {s for _, s in results.values()}
+        async with database.sessionmaker() as session:
+            assert await session.scalar(select(func.count()).select_from(Person)) == 4
+
+
 def _children(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(child) for child in children]
 
 
-def test_serve_runs_the_worker_in_a_process_that_ends_with_the_server(tmp_path: Path) -> None:
-    with served_process(tmp_path, "batch_worker", SLDS_BATCH_WORKER="true") as (served, server):
+def test_serve_runs_the_workers_in_processes_that_end_with_the_server(tmp_path: Path) -> None:
+    with served_process(tmp_path, "batch_worker", SLDS_BATCH_WORKER="true", SLDS_BATCH_WORKERS="2") as (served, server):
         assert server.process is not None
-        workers = [pid for pid in _children(server.process.pid)
-                   if b"identity\0worker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-        assert len(workers) == 1
+        commands = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in _children(server.process.pid)}
+        workers = [pid for pid, command in commands.items() if b"identity\0worker" in command]
+        assert sorted(commands[pid].split(b"\0")[-2] for pid in workers) == [b"0/2", b"1/2"]
         served.add_client("SIS 1001", "--role", "district_sis", "--district", "1001")
         sis = {"Authorization": f"Bearer {served.client_token('SIS 1001')}"}
         location = served.base + httpx.post(served.base + BATCHES, headers=sis, json=[person(i) for i in range(5)],
@@ -80,11 +179,12 @@ def test_serve_runs_the_worker_in_a_process_that_ends_with_the_server(tmp_path: 
             time.sleep(0.05)
         assert [r["decision"] for r in body["results"]] == ["assigned"] * 5
 
-        server.kill()  # SIGKILL: no shutdown hook runs, yet the worker must not outlive it
+        server.kill()  # SIGKILL: no shutdown hook runs, yet no worker may outlive it
         deadline = time.monotonic() + 10
-        while Path(f"/proc/{workers[0]}").exists() and b"zombie" not in _state(workers[0]):
-            assert time.monotonic() < deadline, "the worker outlived the server"
-            time.sleep(0.05)
+        for worker in workers:
+            while Path(f"/proc/{worker}").exists() and b"zombie" not in _state(worker):
+                assert time.monotonic() < deadline, "a worker outlived the server"
+                time.sleep(0.05)
 
 
 def _state(pid: int) -> bytes:
