@@ -325,16 +325,20 @@ def _stream(students: int, seed: int, probe: int) -> Any:
     return rows(), sample
 
 
+async def drop_constraints(conn: Any) -> None:
+    """Drop the blocking keys' primary key and the aliases' foreign key before a COPY load: the
+    10M keys arrive in random key order, and one sort afterwards is much faster than 10M random
+    B-tree inserts; the foreign key is validated once at the end. (The blocking keys have no
+    foreign key or state_id index since migration d1b2c3d4e5f6.)"""
+    await conn.execute("ALTER TABLE identity_alias DROP CONSTRAINT fk_identity_alias_state_id_identity_person")
+    await conn.execute("ALTER TABLE identity_blocking_key DROP CONSTRAINT pk_identity_blocking_key")
+
+
 async def restore_constraints(conn: Any) -> None:
-    """Re-create the blocking-key index, its keys and the foreign keys dropped before a COPY load
-    (building them once afterwards is much faster than keeping them during it)."""
+    """Re-create what `drop_constraints` dropped, as the migrations made it."""
     await conn.execute("SET maintenance_work_mem = '512MB'")
     await conn.execute("ALTER TABLE identity_blocking_key ADD CONSTRAINT pk_identity_blocking_key "
                        "PRIMARY KEY (key, state_id)")
-    await conn.execute("CREATE INDEX ix_identity_blocking_key_state_id ON identity_blocking_key (state_id)")
-    await conn.execute("ALTER TABLE identity_blocking_key ADD CONSTRAINT "
-                       "fk_identity_blocking_key_state_id_identity_person FOREIGN KEY (state_id) "
-                       "REFERENCES identity_person (state_id)")
     await conn.execute("ALTER TABLE identity_alias ADD CONSTRAINT fk_identity_alias_state_id_identity_person "
                        "FOREIGN KEY (state_id) REFERENCES identity_person (state_id)")
 
@@ -355,13 +359,7 @@ async def load_main(args: argparse.Namespace) -> dict[str, Any]:
     now = utcnow()
     counts: Counter[str] = Counter()
     began = time.perf_counter()
-    # The 10M blocking keys arrive in random key order: build their indexes once, after the copy
-    # (a sort) instead of 10M random B-tree inserts; foreign keys are validated once at the end.
-    await conn.execute("ALTER TABLE identity_blocking_key DROP CONSTRAINT "
-                       "fk_identity_blocking_key_state_id_identity_person")
-    await conn.execute("ALTER TABLE identity_alias DROP CONSTRAINT fk_identity_alias_state_id_identity_person")
-    await conn.execute("ALTER TABLE identity_blocking_key DROP CONSTRAINT pk_identity_blocking_key")
-    await conn.execute("DROP INDEX ix_identity_blocking_key_state_id")
+    await drop_constraints(conn)
     rows, sample = _stream(args.students, args.seed, args.probe_sample)
     chunk: list[dict[str, Any]] = []
 

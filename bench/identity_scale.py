@@ -47,6 +47,7 @@ from bench.identity_load import (
     _person_rows,
     _settings,
     _url,
+    drop_constraints,
     restore_constraints,
 )
 
@@ -110,11 +111,7 @@ async def load_main(args: argparse.Namespace) -> None:
     conn = await _pg_connect(url)
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(url, Path(tmp))
-    await conn.execute("ALTER TABLE identity_blocking_key DROP CONSTRAINT "
-                       "fk_identity_blocking_key_state_id_identity_person")
-    await conn.execute("ALTER TABLE identity_alias DROP CONSTRAINT fk_identity_alias_state_id_identity_person")
-    await conn.execute("ALTER TABLE identity_blocking_key DROP CONSTRAINT pk_identity_blocking_key")
-    await conn.execute("DROP INDEX ix_identity_blocking_key_state_id")
+    await drop_constraints(conn)
     firsts = [row for row, truth in rows if truth["kind"] == "first"]
     used: set[str] = set()
     now = utcnow()
