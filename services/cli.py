@@ -437,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--sample", type=int, default=5000, help="persons sampled for EM")
     est.add_argument("--out", required=True, help="TOML file to write")
     est.set_defaults(func=cmd_identity_estimate)
-    worker = identity.add_parser("worker", help="run the batch worker (`slds serve` starts one on PostgreSQL)")
+    worker = identity.add_parser("worker", help="run a batch worker (`slds serve` starts SLDS_BATCH_WORKERS of them on PostgreSQL)")
     worker.add_argument("--with-parent", action="store_true", help="exit when standard input closes")
     worker.add_argument("--partition", type=_partition_arg, metavar="I/N",
                         help="resolve only share I of N (by birth year; `slds serve` sets it from SLDS_BATCH_WORKERS)")

@@ -4,9 +4,10 @@
 worker's CPU-bound chunks run on another core instead of stalling that process's requests (the
 202s of further batches and the polls). It wakes at each submitted batch's NOTIFY and resumes
 pending batches when it starts. With `SLDS_BATCH_WORKERS` over 1, `slds serve` starts that many,
-each with `--partition I/N`: its share of the rows by birth year (batch.py, `Partition`). Started by `slds serve` (`--with-parent`), it ends with it: when
-the server dies, even by SIGKILL, the pipe on its standard input closes; a chunk cut short is
-rolled back and done again, as after any crash."""
+each with `--partition I/N`: its share of the rows by birth year (batch.py, `Partition`).
+Started by `slds serve` (`--with-parent`), it ends with it: when the server dies, even by SIGKILL,
+the pipe on its standard input closes; a chunk cut short is rolled back and done again, as after
+any crash."""
 
 from __future__ import annotations
 
