@@ -158,6 +158,10 @@ class RawConnections:
         pooled = await self.engine.raw_connection()
         connection = pooled.driver_connection
         pooled.detach()  # the pool forgets it; closing it is ours now
+        # The hot statements run here take IDs (and a date) as parameters: one plan fits every
+        # value. Left to choose, PostgreSQL kept planning the read-context statement (nine
+        # branches, ~0.7 ms of planning) for every batch, a third of its CPU per record read.
+        await connection.execute("SET plan_cache_mode = force_generic_plan")
         return connection
 
     def _put_back(self, connection: Any) -> None:
