@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from asyncpg import LockNotAvailableError, UniqueViolationError
 from sqlalchemy import String, Text, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -201,18 +200,24 @@ class StagedLogBatcher:
 
     Each read used to stage its entry in its own transaction: BEGIN, INSERT, COMMIT, three round
     trips and a WAL flush per read. Here a request hands its entries over and waits; one writer
-    task writes everything handed over since its last write in a single autocommit INSERT (unnest
-    of column arrays) and then wakes the waiters. A request still answers only after its entries
-    are in the database, so no read goes out unlogged; under load many reads share one insert and
-    one WAL flush. If the write fails, every request of that batch fails with it.
+    task writes everything handed over since its last write and then wakes the waiters. A request
+    still answers only after its entries are in the database, so no read goes out unlogged; under
+    load many reads share one write and one WAL flush. If the write fails, every request of that
+    batch fails with it.
 
-    The batch goes into the chain directly when the chain's lock is free: the writer takes it
-    (session-level, on its own connection), reads the head, hashes the entries and inserts them
-    with their final `seq`, then lets the lock go. Staging them (negative `seq`) for the chainer to
-    fold in later cost PostgreSQL more than the read's own query: an UPDATE of every row, which
-    rewrites the row and all three of its index entries and runs the append-only trigger. When a
-    writer holds the lock (a records write holds it to commit), the batch is staged instead, as
-    before, so reads never wait on writes; `stage` then says so and the caller kicks the chainer."""
+    The batch goes into the chain directly, in one call of the table's append function (migration
+    e2f3a4b5c6d7: `records_access_log_append`): it takes the chain's lock, reads the head, hashes
+    the entries as `entry_hash` does and inserts them with their final `seq`, in a transaction
+    that commits without waiting for its WAL flush; a second statement then waits for that flush
+    (an xid makes it commit, and its commit flushes the WAL up to itself). So the disk flush
+    happens after the lock is let go, where the two processes' flushes are shared, instead of
+    inside it, one at a time; an entry lost in a crash before it takes every later entry with it
+    (the WAL is one sequence), so the chain never gets a hole. Done as separate statements (lock,
+    head, insert, unlock) the same work was three to five round trips per batch, each costing the
+    service more CPU than its rows. When a writer holds the lock past `LOCK_WAIT` (a records write
+    holds it to commit), the function gives up and the batch is staged (negative `seq`) for the
+    chainer to fold in later, so reads never wait on writes; `stage` then says so and the caller
+    kicks the chainer."""
 
     def __init__(self, model: type[ChainedLogMixin], engine: AsyncEngine) -> None:
         table = model.__table__  # type: ignore[attr-defined]
@@ -220,32 +225,15 @@ class StagedLogBatcher:
         self.lock_key = table.name  # the key `lock_chain` takes
         self.base_columns = ["seq", "at", "actor", "action", "request_id", "payload", "prev_hash", "hash"]
         self.index_columns = [c.name for c in table.columns if c.name not in self.base_columns]
+        if self.index_columns != ["state_id"]:  # the append function's last argument
+            raise ValueError(f"{table.name}: the append function takes state_id as its only index column")
         columns = self.base_columns + self.index_columns
         dialect = engine.dialect
         arrays = ", ".join(f"${i}::{table.c[name].type.compile(dialect=dialect)}[]" for i, name in enumerate(columns, 1))
         into = f"INSERT INTO {table.name} ({', '.join(columns)})"
         self.staged_sql = f"{into} SELECT * FROM unnest({arrays}) ON CONFLICT (seq) DO NOTHING RETURNING seq"
-        # Under the lock the insert commits without waiting for its WAL to reach disk, and the
-        # unlock then waits for it (an xid makes that statement commit, and its commit flushes
-        # the WAL up to itself): the disk flush happens after the lock is let go, where the two
-        # processes' flushes are shared, instead of inside it, one at a time. The request still
-        # answers only after the flush; an entry lost in a crash before it takes every later
-        # entry with it (the WAL is one sequence), so the chain never gets a hole.
-        self.chained_sql = (f"{into} SELECT u.* FROM (SELECT set_config('synchronous_commit', 'off', true)) AS c, "
-                            f"unnest({arrays}) AS u")
-        self.unlock_and_flush_sql = "SELECT pg_advisory_unlock(hashtext($1)), pg_current_xact_id()"
-        # The lock, if free, and the head in one round trip. The head is read in the statement's
-        # snapshot, taken just before the lock: should an append commit in between, the stale head
-        # makes the insert clash on `seq` (the primary key), and the head is read again. When the
-        # lock is taken (another process's batch holds it for a millisecond or so) it is waited
-        # for briefly, and the head read after; a writer holding it longer makes the wait time
-        # out, and the batch is staged.
-        self.head_sql = f"SELECT seq, hash FROM {table.name} WHERE seq > 0 ORDER BY seq DESC LIMIT 1"
-        self.try_lock_and_head_sql = (
-            "SELECT l.locked, h.seq, h.hash FROM (SELECT pg_try_advisory_lock(hashtext($1)) AS locked) AS l "
-            f"LEFT JOIN LATERAL ({self.head_sql}) AS h ON l.locked")
-        self.lock_sql = ("SELECT pg_advisory_lock(hashtext($1)) FROM "
-                         "(SELECT set_config('lock_timeout', $2, true)) AS timeout")
+        self.append_sql = f"SELECT {table.name}_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        self.flush_sql = "SELECT pg_current_xact_id()"
         self._batches: Coalescer[list[list[Any]], bool] = Coalescer(self._write_batch, max_batch=1000)
 
     async def stage(self, entries: list[dict[str, Any]], *, actor: str, request_id: str | None) -> bool:
@@ -263,38 +251,16 @@ class StagedLogBatcher:
         return [staged] * len(batch)
 
     async def _write(self, rows: list[list[Any]]) -> bool:
+        _, ats, actors, actions, request_ids, payloads, _, _, state_ids = zip(*rows, strict=True)
         async with raw_connections(self.engine).connection() as connection:
-            locked, seq, prev = await connection.fetchrow(self.try_lock_and_head_sql, self.lock_key)
-            if not locked:
-                try:
-                    await connection.execute(self.lock_sql, self.lock_key, LOCK_WAIT)
-                except LockNotAvailableError:
-                    # A lock granted just as the wait timed out stays held (a session lock
-                    # outlives the failed statement) and would block every appender: let go.
-                    await connection.execute("SELECT pg_advisory_unlock_all()")
-                    await self._insert_staged(connection, rows)
-                    return True
-                seq, prev = await self._head(connection)
-            try:
-                for _ in range(3):
-                    try:
-                        await self._insert_chained(connection, rows, seq, prev)
-                        return False
-                    except UniqueViolationError:  # the head moved on before the lock was ours
-                        seq, prev = await self._head(connection)
-                raise RuntimeError("the access log's head kept moving while its lock was held")
-            finally:
-                await connection.execute(self.unlock_and_flush_sql, self.lock_key)
-
-    async def _head(self, connection: Any) -> tuple[int | None, str | None]:
-        head = await connection.fetchrow(self.head_sql)
-        return (head[0], head[1]) if head else (None, None)
-
-    async def _insert_chained(self, connection: Any, rows: list[list[Any]], seq: int | None, prev: str | None) -> None:
-        head_seq, head_hash = (seq, prev) if seq is not None else (0, GENESIS)
-        for row, link in zip(rows, chain_links(head_seq, head_hash, [row[1:6] for row in rows]), strict=True):
-            row[0], row[6], row[7] = link
-        await connection.execute(self.chained_sql, *zip(*rows, strict=True))
+            head = await connection.fetchval(self.append_sql, self.lock_key, LOCK_WAIT, ats,
+                                             [at.isoformat() for at in ats], actors, actions, request_ids,
+                                             payloads, state_ids)
+            if head is None:  # a writer held the lock past LOCK_WAIT
+                await self._insert_staged(connection, rows)
+                return True
+            await connection.execute(self.flush_sql)
+            return False
 
     async def _insert_staged(self, connection: Any, rows: list[list[Any]]) -> None:
         while rows:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from services.identity.service import AccountService
 from services.records.models import RecordsAccessLogEntry
 from shared.audit import StagedLogBatcher, lock_chain, verify_chain
+from shared.db import create_engine
 from shared.settings import Settings
 from tests.helpers import committed_gateway
 from tests.services.records.conftest import STUDENTS, basic_record, enrollment
@@ -178,20 +179,28 @@ async def test_reads_while_a_writer_holds_the_chain_lock_are_staged_not_kept_wai
     assert report.ok and len(await _log(database, sid)) == 5
 
 
-async def test_a_head_that_moved_before_the_lock_was_taken_is_read_again(hot) -> None:
-    """The head comes from the snapshot taken just before the lock: one an append overtook makes
-    the insert clash on `seq`, and the batch goes in after the real head, chained to it."""
+async def test_two_processes_appending_at_once_keep_one_unbroken_chain(hot) -> None:
+    """Each uvicorn worker has its own batcher and connections; their batches take the chain's
+    lock in turn, each reading the head the other just wrote. Two engines stand in for the two
+    processes; the entries are hashed by the database and verified here by `entry_hash`."""
     client, sis, _, sid, database, _ = hot
     await client.get(f"{STUDENTS}/{sid}", headers=sis)
-    batcher = StagedLogBatcher(Log, database.engine)
-    # Reads the entry before the head, as a snapshot an append overtook would.
-    batcher.try_lock_and_head_sql = batcher.try_lock_and_head_sql.replace("LIMIT 1", "LIMIT 1 OFFSET 1")
-    staged = await batcher.stage([{"action": "read", "payload": {"n": 1}, "index_columns": {"state_id": sid}}],
-                                 actor="user:x", request_id=None)
-    assert staged is False
+    other = create_engine(database.engine.url.render_as_string(hide_password=False))
+    try:
+        batchers = [StagedLogBatcher(Log, database.engine), StagedLogBatcher(Log, other)]
+        staged = await asyncio.gather(*(
+            batchers[i % 2].stage([{"action": "read", "payload": {"n": i, "note": "é\u00e9"},
+                                    "index_columns": {"state_id": sid}}] * (1 + i % 3),
+                                  actor=f"user:{i % 2}", request_id=None if i % 4 else f"req-{i}")
+            for i in range(40)))
+    finally:
+        await other.dispose()
+    assert await _wait_until_chained(database) == 0  # any batch staged by a lock wait is folded in
     async with database.sessionmaker() as session:
         report = await verify_chain(session, Log)
     assert report.ok and report.staged == 0
+    assert len(await _log(database, sid)) == 1 + sum(1 + i % 3 for i in range(40))
+    assert staged.count(False) > 0
 
 
 async def test_the_volume_alarm_holds_on_the_hot_path(hot, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,8 +226,9 @@ async def test_concurrent_reads_past_the_limit_are_refused_not_all_let_through(
 async def test_a_log_write_that_fails_fails_the_reads_waiting_on_it(hot) -> None:
     *_, database, _ = hot
     batcher = StagedLogBatcher(Log, database.engine)
-    for name in ("chained_sql", "staged_sql"):  # into the chain or staged: either write fails
-        setattr(batcher, name, getattr(batcher, name).replace("INSERT INTO records_access_log", "INSERT INTO no_such_table"))
+    # Into the chain or staged: either write fails.
+    batcher.append_sql = batcher.append_sql.replace("records_access_log_append", "no_such_function")
+    batcher.staged_sql = batcher.staged_sql.replace("INSERT INTO records_access_log", "INSERT INTO no_such_table")
     results = await asyncio.gather(*(batcher.stage([{"action": "read", "payload": {"n": i}}], actor="user:x",
                                                     request_id=None) for i in range(3)), return_exceptions=True)
     assert len(results) == 3 and all(isinstance(r, Exception) for r in results)
