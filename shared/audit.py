@@ -71,6 +71,10 @@ def canonical(payload: dict[str, Any]) -> str:
 
 def entry_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
                request_id: str | None, payload: str) -> str:
+    """The chain's hash of one entry. `records_access_log_append` (migration e2f3a4b5c6d7, the
+    read path's appender on PostgreSQL) computes the same in SQL, `GENESIS` included: a change
+    here needs a migration that changes it alike (`verify_chain`, run at the end of every
+    hot-read test, recomputes each hash here and would fail)."""
     material = "\x1f".join([prev_hash, str(seq), at.isoformat(), actor, action, request_id or "", payload])
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -205,16 +209,16 @@ class StagedLogBatcher:
     load many reads share one write and one WAL flush. If the write fails, every request of that
     batch fails with it.
 
-    The batch goes into the chain directly, in one call of the table's append function (migration
-    e2f3a4b5c6d7: `records_access_log_append`): it takes the chain's lock, reads the head, hashes
-    the entries as `entry_hash` does and inserts them with their final `seq`, in a transaction
-    that commits without waiting for its WAL flush; a second statement then waits for that flush
-    (an xid makes it commit, and its commit flushes the WAL up to itself). So the disk flush
-    happens after the lock is let go, where the two processes' flushes are shared, instead of
-    inside it, one at a time; an entry lost in a crash before it takes every later entry with it
-    (the WAL is one sequence), so the chain never gets a hole. Done as separate statements (lock,
-    head, insert, unlock) the same work was three to five round trips per batch, each costing the
-    service more CPU than its rows. When a writer holds the lock past `LOCK_WAIT` (a records write
+    The batch goes into the chain directly, in one call of the table's append procedure
+    (migrations e2f3a4b5c6d7 and f3a4b5c6d7e8: `records_access_log_append_flushed`): it takes the
+    chain's lock, reads the head, hashes the entries as `entry_hash` does and inserts them with
+    their final `seq`, in a transaction that commits without waiting for its WAL flush; a second
+    transaction in the same call then waits for that flush (an xid makes it commit, and its commit
+    flushes the WAL up to itself). So the disk flush happens after the lock is let go, where the
+    two processes' flushes are shared, instead of inside it, one at a time; an entry lost in a
+    crash before it takes every later entry with it (the WAL is one sequence), so the chain never
+    gets a hole. Done as separate statements (lock, head, insert, unlock, flush) the same work was
+    four to six round trips per batch, each costing the service more CPU than its rows. When a writer holds the lock past `LOCK_WAIT` (a records write
     holds it to commit), the function gives up and the batch is staged (negative `seq`) for the
     chainer to fold in later, so reads never wait on writes; `stage` then says so and the caller
     kicks the chainer."""
@@ -232,8 +236,7 @@ class StagedLogBatcher:
         arrays = ", ".join(f"${i}::{table.c[name].type.compile(dialect=dialect)}[]" for i, name in enumerate(columns, 1))
         into = f"INSERT INTO {table.name} ({', '.join(columns)})"
         self.staged_sql = f"{into} SELECT * FROM unnest({arrays}) ON CONFLICT (seq) DO NOTHING RETURNING seq"
-        self.append_sql = f"SELECT {table.name}_append($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        self.flush_sql = "SELECT pg_current_xact_id()"
+        self.append_sql = f"CALL {table.name}_append_flushed($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
         self._batches: Coalescer[list[list[Any]], bool] = Coalescer(self._write_batch, max_batch=1000)
 
     async def stage(self, entries: list[dict[str, Any]], *, actor: str, request_id: str | None) -> bool:
@@ -259,7 +262,6 @@ class StagedLogBatcher:
             if head is None:  # a writer held the lock past LOCK_WAIT
                 await self._insert_staged(connection, rows)
                 return True
-            await connection.execute(self.flush_sql)
             return False
 
     async def _insert_staged(self, connection: Any, rows: list[list[Any]]) -> None:
