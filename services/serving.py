@@ -8,37 +8,60 @@ keep raw paths (student IDs) out of the logs would be missing.
 
 from __future__ import annotations
 
+import gc
+from typing import TypeVar
+
 from fastapi import FastAPI
 
 from services.gateway import APP_FACTORIES, Gateway, create_gateway
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
+App = TypeVar("App")
+
+# The cyclic garbage collector's first generation runs after this many new container objects
+# (Python's default is 700). Reads allocate many that reference counting frees on its own: at 700,
+# under the records read bench, a worker collected once per ~12 reads, and one run in a hundred was
+# a full collection of ~7 ms; 4% of the worker's time in all (timed with `gc.callbacks`). At 20,000
+# it ran under 200 times in the same run against ~2,500; what waits for it meanwhile is at most
+# 20,000 objects' worth of cyclic garbage.
+GC_FIRST_GENERATION = 20_000
+
 
 def _logged() -> None:
     configure_logging(get_settings().log_level)
 
 
+def _served(app: App) -> App:
+    """Leave what the process has built so far (modules, the app, its routes and policies, all
+    kept for the process's life) out of every later garbage collection, and collect the young
+    generation less often (`GC_FIRST_GENERATION`)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
+    return app
+
+
 def gateway() -> Gateway:
     _logged()
-    return create_gateway()
+    return _served(create_gateway())
 
 
 def identity() -> FastAPI:
     _logged()
-    return APP_FACTORIES["identity"]()
+    return _served(APP_FACTORIES["identity"]())
 
 
 def records() -> FastAPI:
     _logged()
-    return APP_FACTORIES["records"]()
+    return _served(APP_FACTORIES["records"]())
 
 
 def disclosure() -> FastAPI:
     _logged()
-    return APP_FACTORIES["disclosure"]()
+    return _served(APP_FACTORIES["disclosure"]())
 
 
 def reporting() -> FastAPI:
     _logged()
-    return APP_FACTORIES["reporting"]()
+    return _served(APP_FACTORIES["reporting"]())

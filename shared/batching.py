@@ -28,9 +28,15 @@ class Coalescer(Generic[Item, Result]):
         self.max_batch = max_batch
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, item: Item) -> Result:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            # Looked up once per loop, not per call: on Python 3.11 `get_running_loop` makes a
+            # `getpid` system call each time. A coalescer serves one app on one thread; a later
+            # loop there (tests run one per test) finds the earlier one stopped.
+            loop = self._loop = asyncio.get_running_loop()
         done: asyncio.Future[Result] = loop.create_future()
         self._pending.append((item, done))
         if self._task is None or self._task.done():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -21,6 +23,8 @@ async def test_request_id_is_kept_or_minted(client: httpx.AsyncClient, service: 
     assert kept.headers["x-request-id"] == "trace-abc-12345"
     minted = await client.get(f"/{service}/health", headers={"X-Request-ID": "bad id with spaces"})
     assert minted.headers["x-request-id"] != "bad id with spaces" and len(minted.headers["x-request-id"]) == 32
+    others = {(await client.get(f"/{service}/health")).headers["x-request-id"] for _ in range(20)}
+    assert len(others) == 20 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in others)  # each request its own
 
 
 @pytest.mark.parametrize("path", ["/identity/v1/nothing", "/records/v1/nothing", "/nowhere", "/"])

@@ -113,3 +113,21 @@ def test_two_workers_share_the_port_the_tokens_and_one_verified_access_log(tmp_p
     assert len({entry["pid"] for entry in reads}) == 2
     log_text = (tmp_path / "server.log").read_text()
     assert not any(sid in log_text for sid in ids)
+
+
+def test_a_served_app_leaves_its_start_up_objects_out_of_garbage_collections(monkeypatch) -> None:
+    """What a worker built before serving is frozen, and the young generation is collected less
+    often than Python's default (services/serving.py)."""
+    import gc
+
+    from services import serving
+
+    monkeypatch.setattr(serving, "configure_logging", lambda level: None)  # this process's logs stay pytest's
+    threshold = gc.get_threshold()
+    try:
+        app = serving.reporting()
+        assert app.title and gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == serving.GC_FIRST_GENERATION > threshold[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

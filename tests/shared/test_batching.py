@@ -93,3 +93,17 @@ async def test_a_batch_call_giving_the_wrong_number_of_results_fails_its_callers
     coalescer = Coalescer(short)
     with pytest.raises(RuntimeError, match="gave"):
         await coalescer.submit(1)
+
+
+def test_a_coalescer_serves_one_event_loop_after_another() -> None:
+    """It keeps its loop between calls (a system call saved per call); a later loop, as each test
+    or a restarted worker runs, must still get answers bound to itself."""
+    recorder = Recorder()
+    coalescer = Coalescer(recorder.run)
+
+    async def two_calls() -> list[str]:
+        return list(await asyncio.gather(coalescer.submit(1), coalescer.submit(2)))
+
+    assert asyncio.run(two_calls()) == ["r1", "r2"]
+    assert asyncio.run(two_calls()) == ["r1", "r2"]  # a new loop: futures of the old one would fail here
+    assert recorder.batches == [[1, 2], [1, 2]]
