@@ -218,10 +218,10 @@ class StagedLogBatcher:
     two processes' flushes are shared, instead of inside it, one at a time; an entry lost in a
     crash before it takes every later entry with it (the WAL is one sequence), so the chain never
     gets a hole. Done as separate statements (lock, head, insert, unlock, flush) the same work was
-    four to six round trips per batch, each costing the service more CPU than its rows. When a writer holds the lock past `LOCK_WAIT` (a records write
-    holds it to commit), the function gives up and the batch is staged (negative `seq`) for the
-    chainer to fold in later, so reads never wait on writes; `stage` then says so and the caller
-    kicks the chainer."""
+    four to six round trips per batch, each costing the service more CPU than its rows. When a
+    writer holds the lock past `LOCK_WAIT` (a records write holds it to commit), the procedure
+    gives up and the batch is staged (negative `seq`) for the chainer to fold in later, so reads
+    never wait on writes; `stage` then says so and the caller kicks the chainer."""
 
     def __init__(self, model: type[ChainedLogMixin], engine: AsyncEngine) -> None:
         table = model.__table__  # type: ignore[attr-defined]
