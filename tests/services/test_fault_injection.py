@@ -122,6 +122,33 @@ def _verify_log(served: Served) -> dict[str, Any]:
     return json.loads(out.stdout)
 
 
+_TERMINATE_LOCK_HOLDER = text(
+    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+    "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = :db LIMIT 1")
+
+
+async def _terminate_the_lock_holder(served: Served, writer: threading.Thread) -> bool | None:
+    """Terminate the backend holding an advisory lock in the served database, as soon as one does,
+    while `writer` runs. The bulk writer holds the records log's lock from its first write to commit
+    (validation runs before it); found and terminated in one statement, so a write that has just
+    committed (its pooled backend idle) is never the one killed. One connection polled every few
+    ms: a connection per poll took longer than the lock is held on a fast machine."""
+    engine = create_engine(served.env["SLDS_DATABASE_URL"])
+    database = make_url(served.env["SLDS_DATABASE_URL"]).database
+    deadline = time.monotonic() + 60
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            while writer.is_alive() and time.monotonic() < deadline:
+                killed = (await connection.execute(_TERMINATE_LOCK_HOLDER, {"db": database})).scalar()
+                if killed is not None:
+                    return killed
+                await asyncio.sleep(0.002)
+    finally:
+        await engine.dispose()
+    return None
+
+
 def test_a_backend_terminated_mid_write_leaves_nothing_half_written_and_the_retry_does_it_once(tmp_path: Path) -> None:
     count = 3000
     with served_process(tmp_path, "faults_terminate", SLDS_BATCH_WORKER="true") as (served, server):
@@ -140,18 +167,11 @@ def test_a_backend_terminated_mid_write_leaves_nothing_half_written_and_the_retr
         writer = threading.Thread(target=lambda: answers.append(
             httpx.post(served.base + "/records/v1/students/bulk", headers=headers, json=records, timeout=300)))
         writer.start()
-        database = make_url(served.env["SLDS_DATABASE_URL"]).database
-        killed = None
-        deadline = time.monotonic() + 60
-        while killed is None and writer.is_alive() and time.monotonic() < deadline:
-            # The bulk writer holds the records log's advisory lock from its first write to commit
-            # (a few hundred ms: validation runs before it). Found and terminated in one statement,
-            # so a write that has just committed (its pooled backend idle) is never the one killed.
-            killed = scalar(served, "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d "
-                                    "ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted "
-                                    "AND d.datname = :db LIMIT 1", db=database)
-            time.sleep(0.005)
-        assert killed, "the bulk write was not caught in its transaction"
+        killed = asyncio.run(_terminate_the_lock_holder(served, writer))
+        if not killed:
+            writer.join(timeout=300)
+            pytest.fail("the bulk write was not caught in its transaction: it answered "
+                        + (f"{answers[0].status_code} {answers[0].text[:300]}" if answers else "nothing"))
         writer.join(timeout=300)
         failed = answers[0]
         assert failed.status_code == 503, failed.text
