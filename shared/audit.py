@@ -223,7 +223,8 @@ class StagedLogBatcher:
     gives up and the batch is staged (negative `seq`) for the chainer to fold in later, so reads
     never wait on writes; `stage` then says so and the caller kicks the chainer."""
 
-    def __init__(self, model: type[ChainedLogMixin], engine: AsyncEngine) -> None:
+    def __init__(self, model: type[ChainedLogMixin], engine: AsyncEngine, *,
+                 turns: asyncio.Lock | None = None) -> None:
         table = model.__table__  # type: ignore[attr-defined]
         self.engine = engine
         self.lock_key = table.name  # the key `lock_chain` takes
@@ -237,7 +238,7 @@ class StagedLogBatcher:
         into = f"INSERT INTO {table.name} ({', '.join(columns)})"
         self.staged_sql = f"{into} SELECT * FROM unnest({arrays}) ON CONFLICT (seq) DO NOTHING RETURNING seq"
         self.append_sql = f"CALL {table.name}_append_flushed($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)"
-        self._batches: Coalescer[list[list[Any]], bool] = Coalescer(self._write_batch, max_batch=1000)
+        self._batches: Coalescer[list[list[Any]], bool] = Coalescer(self._write_batch, max_batch=1000, turns=turns)
 
     async def stage(self, entries: list[dict[str, Any]], *, actor: str, request_id: str | None) -> bool:
         """Write the entries; True when they were staged (left for the chainer), False when they

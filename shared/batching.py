@@ -6,6 +6,13 @@ and statement start-up in PostgreSQL, which cost more than the rows themselves. 
 one batch call at a time: whatever is handed over while it runs goes into the next call, so an
 idle server answers as before (a batch of one, no added wait) and a busy one shares each call
 among the requests that queued behind it. The same idea as a group commit.
+
+Coalescers given one `turns` lock take turns: one batch call at a time among them, each taking
+its batch when its turn comes. The read path's two (the context fetch, then the log append) used
+to run their calls side by side and split a worker's reads in flight between them; taking turns,
+each call carries the reads that gathered during the other's, about twice as many (records read
+bench: ~13 and ~15 reads per call on the busier worker against ~7.5 and ~9), so a read costs
+half the round trips.
 """
 
 from __future__ import annotations
@@ -21,11 +28,14 @@ Result = TypeVar("Result")
 class Coalescer(Generic[Item, Result]):
     """`await submit(item)` answers `run(batch)[i]` for the item's place `i` in its batch; if the
     batch call raises, every caller of that batch gets the error. `max_batch` bounds a call (the
-    rest waits for the next). A caller cancelled while waiting leaves the batch going for others."""
+    rest waits for the next). A caller cancelled while waiting leaves the batch going for others.
+    `turns`: a lock shared with other coalescers, held for each batch call (see the module)."""
 
-    def __init__(self, run: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_batch: int = 100) -> None:
+    def __init__(self, run: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_batch: int = 100,
+                 turns: asyncio.Lock | None = None) -> None:
         self._run = run
         self.max_batch = max_batch
+        self.turns = turns
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -45,16 +55,23 @@ class Coalescer(Generic[Item, Result]):
 
     async def _run_while_pending(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
-            try:
-                results = await self._run([item for item, _ in batch])
-                if len(results) != len(batch):
-                    raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
-            except Exception as error:  # noqa: BLE001 - handed to every waiter, which fails its request
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
+            if self.turns is None:
+                await self._run_next_batch()
             else:
-                for (_, done), result in zip(batch, results, strict=True):
-                    if not done.done():
-                        done.set_result(result)
+                async with self.turns:  # the batch is taken once the turn comes: it holds all that waited
+                    await self._run_next_batch()
+
+    async def _run_next_batch(self) -> None:
+        batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+        try:
+            results = await self._run([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+        except Exception as error:  # noqa: BLE001 - handed to every waiter, which fails its request
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(error)
+        else:
+            for (_, done), result in zip(batch, results, strict=True):
+                if not done.done():
+                    done.set_result(result)

@@ -7,6 +7,7 @@ because the dictionary is the schema a state edits; the OpenAPI examples show th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -107,7 +108,9 @@ def _hot_reads(state: State) -> HotReads | None:
     hot = getattr(state, "records_hot_reads", False)
     if hot is False:
         engine = state.db.engine
-        hot = (HotReads(RawContextReader(engine), StagedLogBatcher(RecordsAccessLogEntry, engine), engine,
+        turns = asyncio.Lock()  # the context fetch and the log append take turns (shared.batching)
+        hot = (HotReads(RawContextReader(engine, turns=turns),
+                        StagedLogBatcher(RecordsAccessLogEntry, engine, turns=turns), engine,
                         lambda: request_session(state))
                if engine.dialect.name == "postgresql" and _chainer(state).enabled else None)
         state.records_hot_reads = hot  # type: ignore[attr-defined]

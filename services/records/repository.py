@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -216,9 +217,10 @@ class RawContextReader:
     while a statement runs are all fetched by the next, so a busy worker makes one round trip for
     many reads instead of one each."""
 
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = 64) -> None:
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 64, turns: asyncio.Lock | None = None) -> None:
         self.statement = RawStatement(engine, _read_context_statement(True, many=True))
-        self.batches: Coalescer[tuple[str, date], ReadContext | None] = Coalescer(self._fetch, max_batch=max_batch)
+        self.batches: Coalescer[tuple[str, date], ReadContext | None] = Coalescer(self._fetch, max_batch=max_batch,
+                                                                                  turns=turns)
 
     async def read_context(self, state_id: str, day: date) -> ReadContext | None:
         return await self.batches.submit((state_id, day))

@@ -107,3 +107,47 @@ def test_a_coalescer_serves_one_event_loop_after_another() -> None:
     assert asyncio.run(two_calls()) == ["r1", "r2"]
     assert asyncio.run(two_calls()) == ["r1", "r2"]  # a new loop: futures of the old one would fail here
     assert recorder.batches == [[1, 2], [1, 2]]
+
+
+async def test_coalescers_sharing_turns_never_call_at_once_and_gather_what_waited() -> None:
+    """While one holds the turn, the other's callers wait and then go together in one call (the
+    read path's context fetch and log append: bigger batches, fewer round trips per read)."""
+    turns = asyncio.Lock()
+    first, second = Recorder(), Recorder()
+    running: list[str] = []
+    overlaps: list[bool] = []
+
+    def tracked(name: str, recorder: Recorder):
+        async def run(items: list[int]) -> list[str]:
+            overlaps.append(bool(running))
+            running.append(name)
+            try:
+                return await recorder.run(items)
+            finally:
+                running.remove(name)
+        return run
+
+    fetch = Coalescer(tracked("fetch", first), turns=turns)
+    append = Coalescer(tracked("append", second), turns=turns)
+    first.release.clear()
+    held = asyncio.create_task(fetch.submit(1))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the fetch's call has started and holds the turn
+    waiting = [asyncio.create_task(append.submit(i)) for i in (10, 11, 12)]
+    await asyncio.sleep(0.01)
+    assert second.batches == []  # no call while the other holds the turn
+    first.release.set()
+    assert await held == "r1"
+    assert await asyncio.gather(*waiting) == ["r10", "r11", "r12"]
+    assert second.batches == [[10, 11, 12]] and not any(overlaps)
+
+
+async def test_without_turns_the_second_caller_does_not_wait_for_the_first() -> None:
+    first, second = Recorder(), Recorder()
+    fetch, append = Coalescer(first.run), Coalescer(second.run)
+    first.release.clear()
+    held = asyncio.create_task(fetch.submit(1))
+    await asyncio.sleep(0)
+    assert await append.submit(10) == "r10"  # answered while the fetch still runs
+    first.release.set()
+    assert await held == "r1"
