@@ -9,6 +9,7 @@ keep raw paths (student IDs) out of the logs would be missing.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import FastAPI
@@ -28,14 +29,12 @@ App = TypeVar("App")
 GC_FIRST_GENERATION = 20_000
 
 
-def _logged() -> None:
+def _served(make: Callable[[], App]) -> App:
+    """Set up the JSON logs, build the app, then leave what the process has built so far (modules,
+    the app, its routes and policies, all kept for the process's life) out of every later garbage
+    collection, and collect the young generation less often (`GC_FIRST_GENERATION`)."""
     configure_logging(get_settings().log_level)
-
-
-def _served(app: App) -> App:
-    """Leave what the process has built so far (modules, the app, its routes and policies, all
-    kept for the process's life) out of every later garbage collection, and collect the young
-    generation less often (`GC_FIRST_GENERATION`)."""
+    app = make()
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
@@ -43,25 +42,20 @@ def _served(app: App) -> App:
 
 
 def gateway() -> Gateway:
-    _logged()
-    return _served(create_gateway())
+    return _served(create_gateway)
 
 
 def identity() -> FastAPI:
-    _logged()
-    return _served(APP_FACTORIES["identity"]())
+    return _served(APP_FACTORIES["identity"])
 
 
 def records() -> FastAPI:
-    _logged()
-    return _served(APP_FACTORIES["records"]())
+    return _served(APP_FACTORIES["records"])
 
 
 def disclosure() -> FastAPI:
-    _logged()
-    return _served(APP_FACTORIES["disclosure"]())
+    return _served(APP_FACTORIES["disclosure"])
 
 
 def reporting() -> FastAPI:
-    _logged()
-    return _served(APP_FACTORIES["reporting"]())
+    return _served(APP_FACTORIES["reporting"])
