@@ -18,10 +18,11 @@ from services.disclosure.app import create_app as create_disclosure
 from services.identity.app import create_app as create_identity
 from services.records.app import create_app as create_records
 from services.reporting.app import create_app as create_reporting
-from shared.state import Database
+from shared.app import served_by
 from shared.errors import PROBLEM_JSON
 from shared.peers import DeferredASGITransport
 from shared.settings import Settings, get_settings
+from shared.state import Database
 
 APP_FACTORIES: dict[str, Callable[..., FastAPI]] = {
     "identity": create_identity,
@@ -34,6 +35,7 @@ APP_FACTORIES: dict[str, Callable[..., FastAPI]] = {
 class Gateway:
     def __init__(self, apps: dict[str, FastAPI]) -> None:
         self.apps = apps
+        self._served = {name: served_by(app) for name, app in apps.items()}  # what answers each's requests
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -48,7 +50,7 @@ class Gateway:
             await self._lifespan(receive, send)
             return
         segment = scope.get("path", "/").split("/", 2)[1]
-        app = self.apps.get(segment)
+        app = self._served.get(segment)
         if app is not None:
             await app(scope, receive, send)
         elif scope["type"] == "http":

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from services.gateway import APP_FACTORIES, Gateway, create_gateway
+from shared.app import served_by
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
@@ -49,8 +51,8 @@ def identity() -> FastAPI:
     return _served(APP_FACTORIES["identity"])
 
 
-def records() -> FastAPI:
-    return _served(APP_FACTORIES["records"])
+def records() -> ASGIApp:
+    return _served(lambda: served_by(APP_FACTORIES["records"]()))
 
 
 def disclosure() -> FastAPI:

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 from shared.errors import install_error_handlers
 from shared.middleware import RequestContextMiddleware
@@ -105,3 +106,11 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def served_by(app: FastAPI) -> ASGIApp:
+    """What answers the app's requests when served: the front it set (`app.state.front`, an ASGI
+    app that takes its hottest route and hands the rest, lifespan included, to the app), or the
+    app itself."""
+    front = getattr(app.state, "front", None)
+    return app if front is None else front

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from services.records.access_request_endpoints import access_requests
 from services.records.endpoints import policy
-from services.records.hot_route import install_student_read_route
+from services.records.hot_route import PlainReadLane, install_student_read_route
 from services.records.organisation_endpoints import organisations
 from services.records.record_endpoints import records
 from services.records.relationship_endpoints import relationships
@@ -15,7 +15,7 @@ from services.records.request_clock_endpoints import people_requests
 from services.records.rights_endpoints import rights
 from services.records.transfer_endpoints import transfers
 from shared.app import create_service_app
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from shared.state import Database
 
 
@@ -25,6 +25,7 @@ def create_app(
     database: Database | None = None,
     peer_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
+    settings = settings or get_settings()
     app = create_service_app(
         "records",
         title="SLDS records service",
@@ -36,4 +37,6 @@ def create_app(
         peer_transport=peer_transport,
     )
     install_student_read_route(app)
+    if not settings.opentelemetry:  # traced requests go through FastAPI's telemetry hook
+        app.state.front = PlainReadLane(app)
     return app

@@ -12,8 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from services.gateway import Gateway, create_gateway
 from services.records import hot_route
+from services.records.app import create_app
 from services.records.hot_route import plain_read
+from shared.app import served_by
+from shared.settings import Settings
+from shared.state import Database
 from tests.helpers import bearer, password_token
 from tests.services.records.conftest import STUDENTS, World, basic_record
 
@@ -108,3 +113,62 @@ async def test_what_the_plain_route_does_not_take_reaches_the_documented_route(w
 
     assert (await world.client.get(f"{STUDENTS}/{a}", headers=world.sis)).status_code == 200
     assert served == [a]
+
+
+@pytest.fixture
+def through_fastapi(gateway: Gateway) -> list[str]:
+    """The paths that went through the records app's FastAPI middleware stack."""
+    app = gateway.apps["records"]
+    stack = app.build_middleware_stack()
+    paths: list[str] = []
+
+    async def counting(scope, receive, send):
+        paths.append(scope["path"])
+        await stack(scope, receive, send)
+
+    app.middleware_stack = counting
+    return paths
+
+
+async def test_a_plain_read_skips_fastapis_layers_but_not_the_apps_own(world: World, served: list[str],
+                                                                       through_fastapi: list[str]) -> None:
+    a = world.students[0]
+    assert (await world.submit(basic_record(a))).status_code == 201
+    through_fastapi.clear()
+
+    plain = await world.client.get(f"{STUDENTS}/{a}", headers={**world.sis, "X-Request-ID": "lane-check-1"})
+    assert plain.status_code == 200 and plain.json()["state_student_id"] == a
+    assert plain.headers["x-request-id"] == "lane-check-1"  # the app's own middleware ran
+    refused = await world.client.get(f"{STUDENTS}/{a}", headers={"Authorization": "Bearer not-a-token"})
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["x-request-id"]  # the app's exception handlers answered, inside its middleware
+    assert served == [a] and through_fastapi == []
+
+    history = await world.client.get(f"{STUDENTS}/{a}", headers=world.sis, params={"as_of": "2999-01-01T00:00:00Z"})
+    assert history.status_code == 200
+    assert through_fastapi == [f"{STUDENTS}/{a}"]  # anything else: the app, as before
+
+
+async def test_a_failure_in_the_lane_is_a_problem_answer(settings: Settings, db: Database, world: World,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    a = world.students[0]
+
+    async def failing(*_args: Any) -> None:
+        raise RuntimeError("Ada Lovelace 1815-12-10")  # a bug whose message holds student data
+
+    monkeypatch.setattr(hot_route, "answer_student_read", failing)
+    gateway = create_gateway(settings, database=db)
+    async with gateway.running():
+        transport = httpx.ASGITransport(app=gateway, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get(f"{STUDENTS}/{a}", headers=world.sis)
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 500
+    assert "Ada" not in response.text and "Traceback" not in response.text
+
+
+def test_the_lane_stands_aside_when_requests_are_traced(settings: Settings) -> None:
+    assert isinstance(served_by(create_app(settings)), hot_route.PlainReadLane)
+    traced = create_app(settings.model_copy(update={"opentelemetry": True}))
+    assert served_by(traced) is traced  # FastAPI's telemetry hook sees every request
