@@ -71,8 +71,10 @@ async def fold(session: AsyncSession, survivor: str, retired: str, *, actor: str
         else:
             kept += 1
         # The retired element's history joins the surviving element's.
-        await session.execute(update(RecordItemVersion).where(RecordItemVersion.item_id == item.id)
-                              .values(item_id=twin.id))
+        # Found by student first (the versions' subject index; none is kept by element).
+        await session.execute(update(RecordItemVersion).where(
+            RecordItemVersion.entity == "student", RecordItemVersion.state_id == retired,
+            RecordItemVersion.item_id == item.id).values(item_id=twin.id))
         await session.delete(item)
     await session.flush()
     await session.execute(update(RecordItemVersion).where(

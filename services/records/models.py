@@ -65,7 +65,7 @@ class RecordItem(Base):
     district_id: Mapped[str | None] = mapped_column(String(16))  # who last wrote it
     data: Mapped[dict[str, Any]] = mapped_column(Document)
     version: Mapped[int] = mapped_column(default=1)
-    change_version: Mapped[int] = mapped_column(ChangeVersion, index=True)
+    change_version: Mapped[int] = mapped_column(ChangeVersion)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))
     submission_id: Mapped[str | None] = mapped_column(String(36))
@@ -79,7 +79,7 @@ class RecordItemVersion(Base):
     __table_args__ = (Index("ix_records_item_version_subject", "entity", "state_id", "recorded_at"),)
 
     id: Mapped[int] = mapped_column(ChangeVersion, primary_key=True, autoincrement=True)
-    item_id: Mapped[str] = mapped_column(String(36), index=True)
+    item_id: Mapped[str] = mapped_column(String(36))  # found through the subject's index (a merge)
     entity: Mapped[str] = mapped_column(String(8))
     state_id: Mapped[str] = mapped_column(String(16))
     section: Mapped[str] = mapped_column(String(40))
@@ -119,7 +119,7 @@ class Enrollment(Base):
 
     id: Mapped[int] = mapped_column(ChangeVersion, primary_key=True, autoincrement=True)
     state_student_id: Mapped[str] = mapped_column(String(16))
-    item_id: Mapped[str] = mapped_column(String(36), index=True)
+    item_id: Mapped[str] = mapped_column(String(36))
     district_id: Mapped[str] = mapped_column(String(16), index=True)
     school_id: Mapped[str] = mapped_column(String(16), index=True)
     entry_date: Mapped[date]

@@ -45,6 +45,12 @@ async def test_the_next_write_folds_the_retired_record_into_the_survivor(world: 
     springs = sorted(v["record"]["assessments"][0]["scale_score"] for v in history
                      if v["section"] == "assessments" and v["record"]["assessments"][0]["assessment_title"] == "Spring")
     assert springs == [500, 510, 510]  # survivor's create, retired's create, the merge version
+    # ...and joined the surviving element's: read as of now, the record has one Spring score, not
+    # the retired element's last version beside the survivor's.
+    as_of = (await world.client.get(f"{STUDENTS}/{survivor}", headers=world.steward,
+                                    params={"as_of": "2999-01-01T00:00:00Z"})).json()
+    assert sorted((a["assessment_title"], a["scale_score"]) for a in as_of["assessments"]) == [
+        ("Fall", 480), ("Spring", 510)]
 
 
 async def test_a_steward_folds_at_once_and_only_real_merges(world: World) -> None:
