@@ -22,8 +22,11 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = accept_request_id(incoming)
+        incoming = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value  # the last one, as a dict of the headers would keep
+        request_id = accept_request_id(incoming.decode("latin-1"))
         token = set_request_id(request_id)
         started = time.perf_counter()
         status = 500
@@ -47,17 +50,18 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            access_logger.info(
-                "request",
-                extra={
-                    "service": self.service,
-                    "method": scope["method"],
-                    "route": getattr(route, "path", "unmatched"),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            if access_logger.isEnabledFor(logging.INFO):  # the line's fields are not built for nothing
+                route = scope.get("route")
+                access_logger.info(
+                    "request",
+                    extra={
+                        "service": self.service,
+                        "method": scope["method"],
+                        "route": getattr(route, "path", "unmatched"),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             reset_request_id(token)
 
 

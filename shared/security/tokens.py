@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -58,6 +59,12 @@ class TokenClaims(BaseModel):
     cleared_until: date | None = None
 
     def to_principal(self) -> Principal:
+        """The principal these claims make, built once: verified claims are kept and handed out
+        again for every request the token makes, and `Principal` is frozen too."""
+        return self._principal
+
+    @cached_property
+    def _principal(self) -> Principal:
         return Principal(
             subject=self.sub,
             kind=self.kind,

@@ -63,6 +63,18 @@ async def test_the_signature_is_checked_once_per_token(signer, monkeypatch: pyte
     assert len(decodes) == 2
 
 
+async def test_a_kept_token_gives_the_same_principal_until_refused(signer) -> None:
+    revocations = Revocations()
+    verifier = _verifier(Keys(signer[2]), revocations)
+    token, claims = _token(signer)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) is first  # built once per kept token (it is frozen)
+    assert first.subject == "client:c_1" and first.role == "service" and first.token_id == claims.jti
+    revocations.revoked.add(claims.jti)
+    with pytest.raises(Unauthorized):  # what can change is still checked at every use
+        await verifier.verify(token)
+
+
 async def test_a_kept_token_is_refused_once_revoked(signer) -> None:
     revocations = Revocations()
     verifier = _verifier(Keys(signer[2]), revocations)
