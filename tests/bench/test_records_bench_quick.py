@@ -46,6 +46,12 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
 
     report = json.loads(out.read_text())
     assert report["meta"]["database"] == ("PostgreSQL" if url else "SQLite")
+    if url:  # the in-process read driver, on the state the run left
+        inproc = subprocess.run([sys.executable, "-m", "bench.records_inproc", "--database-url", url,
+                                 "--reads", "320", "--runs", "2"],
+                                check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert inproc.returncode == 0, inproc.stdout[-3000:] + inproc.stderr[-3000:]
+        assert "ms of CPU per read" in inproc.stdout and inproc.stdout.count("  run ") == 2
     load = report["load"]
     assert load["students"] == 2000 and load["rows"]["records_subject"] == 2000
     assert load["rows"]["records_access_log"] == 2000
