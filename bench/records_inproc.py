@@ -26,12 +26,12 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench import NO_RATE_LIMITS
 from bench.records import DEFAULT_URL, PASSWORD, SECRET_KEY, STUDENT_PATH
 
 
 def _environment(url: str) -> None:
-    os.environ.update(SLDS_DATABASE_URL=url, SLDS_SECRET_KEY=SECRET_KEY, SLDS_LOG_LEVEL="WARNING",
-                      SLDS_RATE_LIMIT_PER_MINUTE="0", SLDS_TOKEN_REQUESTS_PER_MINUTE="0",
+    os.environ.update(NO_RATE_LIMITS, SLDS_DATABASE_URL=url, SLDS_SECRET_KEY=SECRET_KEY, SLDS_LOG_LEVEL="WARNING",
                       SLDS_RECORDS_READS_PER_HOUR="1000000000", SLDS_LOGIN_LOCKOUT_THRESHOLD="1000",
                       SLDS_VAR_DIR=tempfile.mkdtemp(prefix="bench-inproc-"))
     os.environ.pop("SLDS_IDENTITY_URL", None)

@@ -36,7 +36,7 @@ def create_app(
         database=database,
         peer_transport=peer_transport,
     )
-    install_student_read_route(app)
+    route = install_student_read_route(app)
     if not settings.opentelemetry:  # traced requests go through FastAPI's telemetry hook
-        app.state.front = PlainReadLane(app)
+        app.state.front = PlainReadLane(app, route)
     return app

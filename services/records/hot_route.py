@@ -86,9 +86,11 @@ class StudentReadRoute(Route):
         await response(scope, receive, send)
 
 
-def install_student_read_route(app: FastAPI) -> None:
+def install_student_read_route(app: FastAPI) -> StudentReadRoute:
     """Put the route in front of every other route of the app (it matches plain reads only)."""
-    app.router.routes.insert(0, StudentReadRoute())
+    route = StudentReadRoute()
+    app.router.routes.insert(0, route)
+    return route
 
 
 class PlainReadLane:
@@ -101,9 +103,9 @@ class PlainReadLane:
     CPU in the app, none of it used by this route (it takes no body, no dependency, and matches
     first anyway). Not used when OpenTelemetry is on: traces go through FastAPI's hook."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, route: StudentReadRoute) -> None:
         self.app = app
-        self.route = StudentReadRoute()
+        self.route = route  # the one the app's router holds
         self._stack: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
