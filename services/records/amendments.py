@@ -360,6 +360,7 @@ async def remove_elements(session: AsyncSession, subject: RecordSubject, section
         # section, with no data and no natural key (a key such as a discipline incident's type
         # would itself say what was removed).
         now = utcnow()
+        await RecordsRepository(session).hold_change_floor()  # before the markers take change versions
         session.add_all([RecordItemVersion(
             item_id=f"expunged:{name}", entity="student", state_id=state_id, section=name, item_key="*",
             version=0, operation="expunge", data=None, district_id=None, recorded_at=now,

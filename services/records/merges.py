@@ -46,6 +46,7 @@ async def fold(session: AsyncSession, survivor: str, retired: str, *, actor: str
     if old is None or old.merged_into == survivor:
         return None
     await repo.lock_for_writes()
+    await repo.hold_change_floor()  # before a replaced element's version takes a change version
     subjects = await repo.subjects_for_update("student", [survivor, retired])
     current = await repo.items("student", [survivor, retired])
     theirs = {(i.section, i.item_key): i for i in current.get(survivor, [])}

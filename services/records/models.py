@@ -3,8 +3,9 @@
 
 A record is a set of elements (`RecordItem`: one per single section, one per list element by its
 natural key) and every write of an element appends a `RecordItemVersion`. The version's id is the
-change version: it is taken under the records log lock (see `repository.lock_log`), so ids are
-handed out in commit order and a change feed reading "id > n" never skips a late commit.
+change version. Concurrent writers may commit their ids out of order, so each holds a change
+floor while it writes and the change feed reading "id > n" stops below the lowest floor held
+(`RecordsRepository.hold_change_floor`, `change_horizon`): it never skips a late commit.
 """
 
 from __future__ import annotations

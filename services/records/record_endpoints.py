@@ -153,7 +153,8 @@ async def _write_one(entity: Entity, request: Request, body: dict[str, Any], ses
     replayed = await replay(session, principal.subject, idempotency_key, digest)
     if replayed is not None:
         return replayed
-    writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""))
+    writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""),
+                          chainer=_chainer(state))
     district = writer.submitting_district(body.get("district_id") if isinstance(body, dict) else None)
     submission, (outcome,) = await writer.submit(entity, [body], district, if_match=_parse_if_match(if_match))
     if outcome.status == "rejected":
@@ -178,7 +179,8 @@ async def _write_bulk(entity: Entity, request: Request, session: DbSession, stat
     if replayed is not None:
         return replayed
     rows = _parse_rows(raw, request.headers.get("content-type", ""), state.settings.records_bulk_max_rows)
-    writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""))
+    writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""),
+                          chainer=_chainer(state))
     district = writer.submitting_district(district_id)
     submission, outcomes = await writer.submit(entity, rows, district)
     payload = {"submission_id": submission.id, "rows": submission.rows, "accepted": submission.accepted,

@@ -49,7 +49,7 @@ from services.records.models import (
 from services.records.sections import ROOT, sections
 from shared.audit import lock_chain
 from shared.batching import Coalescer
-from shared.db import RawStatement, copy_rows, utcnow
+from shared.db import RawStatement, copy_rows, one_of, utcnow
 from shared.policy.principal import StudentFacts
 
 Element = tuple[str, str, dict[str, Any]]  # (section, item_key, data)
@@ -240,6 +240,27 @@ _SAVE_SUBJECTS = text(
     "updated_at = :now FROM unnest(CAST(:ids AS varchar[]), CAST(:versions AS integer[]), "
     "CAST(:changes AS bigint[])) AS v(state_id, version, change_version) "
     "WHERE s.entity = :entity AND s.state_id = v.state_id")
+_INSERT_MISSING_SUBJECTS = text(
+    f"INSERT INTO {RecordSubject.__tablename__} (entity, state_id, version, change_version, merged_into, "
+    "created_at, updated_at) SELECT e.entity, k.i, 0, 0, NULL, e.now, e.now "
+    "FROM (SELECT CAST(:entity AS varchar) AS entity, CAST(:now AS timestamptz) AS now) AS e, "
+    "unnest(CAST(:ids AS varchar[])) WITH ORDINALITY AS k(i, n) "
+    "WHERE NOT EXISTS (SELECT 1 FROM records_subject s WHERE s.entity = e.entity AND s.state_id = k.i) "
+    "ORDER BY n ON CONFLICT (entity, state_id) DO NOTHING RETURNING state_id")
+
+
+# The change floor (see `RecordsRepository.hold_change_floor`): a bigint split into the two int4
+# halves of an advisory key, which pg_locks shows as classid (high) and objid (low, unsigned).
+_VERSION_SEQUENCE = "pg_get_serial_sequence('records_item_version', 'id')::regclass"
+_HOLD_FLOOR = text(
+    "SELECT pg_advisory_xact_lock_shared((f >> 32)::int4, (f & 4294967295)::bit(32)::int4) "
+    f"FROM (SELECT coalesce(pg_sequence_last_value({_VERSION_SEQUENCE}), 0) AS f) AS floor")
+_NEXT_VERSION_IDS = text(f"SELECT nextval({_VERSION_SEQUENCE}) FROM generate_series(1, :n)")
+_SEQUENCE_VALUE = text(f"SELECT pg_sequence_last_value({_VERSION_SEQUENCE})")
+_LOWEST_FLOOR = text(
+    "SELECT min((classid::bigint << 32) | objid::bigint) FROM pg_locks "
+    "WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND pid <> pg_backend_pid() "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 
 
 class RecordsRepository:
@@ -247,21 +268,45 @@ class RecordsRepository:
         self.session = session
 
     def _one_of(self, column: Any, values: Sequence[str]) -> Any:
-        """`column IN (values)`; on PostgreSQL `= ANY($1)` with one array parameter: rendering an
-        expanding IN of a thousand parameters cost more CPU than running the statement."""
-        if self.session.bind.dialect.name == "postgresql":
-            return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
-        return column.in_(values)
+        return one_of(self.session.bind.dialect.name, column, list(values))
 
     async def lock_for_writes(self) -> None:
-        """Take the records log lock first: change versions (version row ids) are then handed out
-        in commit order, and a reader's access-log append waits for the write to commit."""
+        """Take the records log lock first: the writes that are not bulk submissions (merges,
+        amendments, transfers, retention) hold it to commit, one at a time, and take their subjects'
+        rows after it. A submission on PostgreSQL does not take it (see `RecordWriter._store`)."""
         await lock_chain(self.session, RecordsAccessLogEntry)
+
+    async def hold_change_floor(self) -> None:
+        """Say, until this transaction ends, that it may write change versions above the version
+        sequence's current value (PostgreSQL; SQLite has one writer at a time).
+
+        Change versions (version row ids) come from a sequence, so concurrent writers may commit
+        them out of order, and a change feed reading "id > n" must not pass an id a writer still
+        in progress holds. Each writer of versions first takes a shared advisory lock whose key is
+        the sequence's value (its floor: every id it takes is above it); the feed serves only ids
+        up to the lowest floor held (`change_horizon`). Locks, unlike rows, are seen by others
+        before the writer commits, and go away by themselves when it commits or aborts. The
+        two-int4 key form is the floor's alone (the other advisory locks here use one bigint)."""
+        if self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(_HOLD_FLOOR)
+
+    async def change_horizon(self) -> int | None:
+        """The highest change version the feed may serve now (None: any, on SQLite). First the
+        sequence's value, then the floors held: an id taken before the first read belongs to a
+        writer that held its floor before taking it, so at the second read it still holds it
+        or has ended (and the feed's query, started after, sees its rows). The reader's own
+        floor does not count: it sees its own transaction's rows."""
+        if self.session.bind.dialect.name != "postgresql":
+            return None
+        handed_out = await self.session.scalar(_SEQUENCE_VALUE) or 0
+        lowest_floor = await self.session.scalar(_LOWEST_FLOOR)
+        return handed_out if lowest_floor is None else min(handed_out, lowest_floor)
 
     async def subjects_for_update(self, entity: str, state_ids: Iterable[str]) -> dict[str, RecordSubject]:
         """Lock the subjects' rows (creating missing ones), in key order so two writers never
-        deadlock on each other."""
+        deadlock on each other (on PostgreSQL missing ones first, as `subject_rows_for_update`)."""
         ids = sorted(set(state_ids))
+        await self._insert_missing_subjects(entity, ids)
         found: dict[str, RecordSubject] = {}
         for start in range(0, len(ids), 1000):
             chunk = ids[start:start + 1000]
@@ -270,8 +315,7 @@ class RecordsRepository:
                 .order_by(RecordSubject.state_id).with_for_update())
             found.update({s.state_id: s for s in rows})
         missing = [RecordSubject(entity=entity, state_id=i, version=0, change_version=0) for i in ids if i not in found]
-        if missing:
-            # The records log lock is held, so no other writer can be inserting these rows now.
+        if missing:  # SQLite: the database's write lock is held, so no one else is inserting them
             self.session.add_all(missing)
             await self.session.flush()
             found.update({s.state_id: s for s in missing})
@@ -279,26 +323,45 @@ class RecordsRepository:
 
     async def subject_rows_for_update(self, entity: str, state_ids: Iterable[str]) -> dict[str, SubjectRow]:
         """`subjects_for_update` in Core, for bulk writes: the same locks in the same order, without
-        building an ORM object per row. Call `save_subject_rows` with the changed ones."""
+        building an ORM object per row. Call `save_subject_rows` with the changed ones.
+
+        On PostgreSQL a submission holds no lock that orders writers (see `RecordWriter._store`),
+        so missing subjects are inserted first, in key order, skipping any another writer has
+        stored (`ON CONFLICT DO NOTHING` waits for a writer inserting the same key to end), and
+        then the others are locked in key order (a row this transaction inserted is its own
+        until it commits). Before the locks a writer holds only rows it inserted itself, which no
+        other writer can have locked, so two writers never deadlock."""
         await self.session.flush()  # ORM changes made earlier in the request (a fold) go first
         t = RecordSubject.__table__
         ids = sorted(set(state_ids))
-        found: dict[str, SubjectRow] = {}
-        for start in range(0, len(ids), 1000):
+        found = {sid: SubjectRow(sid, 0, 0) for sid in await self._insert_missing_subjects(entity, ids)}
+        stored = [sid for sid in ids if sid not in found]
+        for start in range(0, len(stored), 1000):
             rows = await self.session.execute(
                 select(t.c.state_id, t.c.version, t.c.change_version)
-                .where(t.c.entity == entity, self._one_of(t.c.state_id, ids[start:start + 1000]))
+                .where(t.c.entity == entity, self._one_of(t.c.state_id, stored[start:start + 1000]))
                 .order_by(t.c.state_id).with_for_update())
             found.update({sid: SubjectRow(sid, version, change) for sid, version, change in rows})
         missing = [i for i in ids if i not in found]
-        if missing:
-            # The records log lock is held, so no other writer can be inserting these rows now.
+        if missing:  # SQLite: the database's write lock is held, so no one else is inserting them
             now = utcnow()
             await self.session.execute(insert(t).returning(t.c.state_id), [
                 {"entity": entity, "state_id": i, "version": 0, "change_version": 0, "merged_into": None,
                  "created_at": now, "updated_at": now} for i in missing])
             found.update({i: SubjectRow(i, 0, 0) for i in missing})
         return found
+
+    async def _insert_missing_subjects(self, entity: str, ids: list[str]) -> set[str]:
+        """PostgreSQL: store the subjects not stored yet, in key order, before any is locked;
+        the IDs this transaction inserted."""
+        inserted: set[str] = set()
+        if self.session.bind.dialect.name != "postgresql":
+            return inserted
+        now = utcnow()
+        for start in range(0, len(ids), 1000):
+            inserted.update(await self.session.scalars(_INSERT_MISSING_SUBJECTS, {
+                "entity": entity, "ids": ids[start:start + 1000], "now": now}))
+        return inserted
 
     async def save_subject_rows(self, entity: str, rows: Iterable[SubjectRow]) -> None:
         rows = list(rows)
@@ -344,13 +407,11 @@ class RecordsRepository:
         return await copy_rows(self.session, table, rows, encoded)
 
     async def next_version_ids(self, n: int) -> list[int]:
-        """`n` consecutive change versions for versions written with COPY (PostgreSQL), reserved in
-        one step. Only for holders of the records log lock: every writer of versions holds it, so
-        no one else takes a value of the sequence in between."""
-        last = await self.session.scalar(text(
-            "SELECT setval(pg_get_serial_sequence('records_item_version', 'id'), "
-            "nextval(pg_get_serial_sequence('records_item_version', 'id')) + :n - 1)"), {"n": n})
-        return list(range(last - n + 1, last + 1))
+        """`n` change versions, ascending, for versions written with COPY (PostgreSQL), after the
+        transaction's floor is held (`hold_change_floor`). Concurrent writers may interleave, so
+        the ids need not be consecutive."""
+        await self.hold_change_floor()
+        return list(await self.session.scalars(_NEXT_VERSION_IDS, {"n": n}))
 
     async def item_rows(self, entity: str, state_ids: Sequence[str]) -> dict[str, list[ItemRow]]:
         """The current elements of many records in Core (see `items`)."""
@@ -398,11 +459,15 @@ class RecordsRepository:
         return list(rows)
 
     async def changes(self, entity: str, min_change_version: int, limit: int) -> list[RecordItemVersion]:
-        rows = await self.session.scalars(
-            select(RecordItemVersion)
-            .where(RecordItemVersion.entity == entity, RecordItemVersion.id > min_change_version)
-            .order_by(RecordItemVersion.id).limit(limit))
-        return list(rows)
+        """Versions after `min_change_version`, in id order, up to the change horizon: a version
+        a writer in progress may still commit below it is never passed over."""
+        query = (select(RecordItemVersion)
+                 .where(RecordItemVersion.entity == entity, RecordItemVersion.id > min_change_version)
+                 .order_by(RecordItemVersion.id).limit(limit))
+        horizon = await self.change_horizon()
+        if horizon is not None:
+            query = query.where(RecordItemVersion.id <= horizon)
+        return list(await self.session.scalars(query))
 
     async def read_context(self, state_id: str, day: date, *, with_items: bool = True) -> ReadContext | None:
         """Everything a single read must know before it may send anything (the subject's version

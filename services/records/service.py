@@ -54,7 +54,7 @@ from services.records.validation import (
     validate_record,
 )
 from services.records.volume import ReadVolume
-from shared.audit import StagedChainer, StagedLogBatcher, append_many, stage_many
+from shared.audit import StagedChainer, StagedLogBatcher, append_many, stage_many, try_lock_chain
 from shared.errors import Forbidden, NotFound, PreconditionFailed, UnprocessableContent
 from shared.policy.access import (
     field_names_in,
@@ -102,12 +102,13 @@ def fields_present(record: Any, prefix: str = "") -> set[str]:
 
 class RecordWriter:
     def __init__(self, session: AsyncSession, directory: IdentityDirectory, principal: Principal,
-                 authorization: str) -> None:
+                 authorization: str, *, chainer: StagedChainer | None = None) -> None:
         self.session = session
         self.repo = RecordsRepository(session)
         self.directory = directory
         self.principal = principal
         self.authorization = authorization
+        self.chainer = chainer  # folds log entries a write staged into the chain (see `_log_writes`)
 
     def submitting_district(self, district_id: str | None) -> str | None:
         """The district a submission is for: a district's client writes for its own district (named
@@ -225,15 +226,21 @@ class RecordWriter:
 
     async def _store(self, entity: Entity, ready: list[tuple[int, ValidatedRecord]], outcomes: list[RowOutcome],
                      submission: Submission, district_id: str | None, if_match: int | None) -> None:
-        """Work out what changes before taking the records log lock, hold it only to store that.
+        """Work out what changes before taking any lock, then lock the subjects and store it.
 
-        The log lock orders change versions (version row ids) with commits, so everything that
-        needs no id waits outside it: the current subjects and items are read without locks (a
-        snapshot), the diff, the rows, their JSON and the log entries built from them. Under the
-        lock the subjects' rows are locked as before (`FOR UPDATE`) and their (version,
-        change_version) compared with the snapshot: every writer of a record's items bumps its
-        version under that row lock, so an equal pair means the items read are still current. A
-        subject that moved on meanwhile has its rows worked out again from what is stored now.
+        The current subjects and items are read without locks (a snapshot), then the diff, the
+        rows, their JSON and the log entries built from them. Then the subjects' rows are locked
+        (`FOR UPDATE`) and their (version, change_version) compared with the snapshot: every
+        writer of a record's items bumps its version under that row lock, so an equal pair means
+        the items read are still current. A subject that moved on meanwhile has its rows worked
+        out again from what is stored now.
+
+        On PostgreSQL, submissions for different students run side by side: the subjects' row
+        locks are all they share. The change feed's order comes from each writer's change floor
+        (`RecordsRepository.hold_change_floor`), not from a lock that one writer holds at a
+        time, and the log entries go into the chain only if its lock is free (else they are
+        staged for the chainer: `_log_writes`). SQLite has one writer at a time, whose log lock
+        is its database lock, taken here as before.
         """
         # Core statements over plain rows, a few per request whatever its size: building and
         # flushing an ORM object per element cost more than the database work itself.
@@ -245,7 +252,8 @@ class RecordWriter:
         now = datetime.now(UTC)
         diff = self._diff(entity, ready, outcomes, subjects, current, submission, district_id, now)
 
-        await self.repo.lock_for_writes()
+        if self.session.bind.dialect.name != "postgresql":
+            await self.repo.lock_for_writes()
         locked = await self.repo.subject_rows_for_update(entity, state_ids)
         if if_match is not None:
             (_, record), = ready
@@ -332,7 +340,7 @@ class RecordWriter:
 
     async def _write(self, entity: Entity, diff: _Diff, submission: Submission, district_id: str | None,
                      now: datetime) -> None:
-        """Store a diff: the caller holds the records log lock and the subjects' rows."""
+        """Store a diff: the caller holds the subjects' rows."""
         actor = self.principal.subject
         changes = [(state_id, c) for state_id, cs, _ in (diff.rows[row] for row in sorted(diff.rows)) for c in cs]
         if changes:
@@ -343,8 +351,7 @@ class RecordWriter:
             # One statement for every version of the request (their ids are the change versions),
             # then the items and subjects learn theirs.
             if postgres:
-                # The log lock is held to commit, so these ids are still handed out in commit order.
-                ids = await self.repo.next_version_ids(len(versions))
+                ids = await self.repo.next_version_ids(len(versions))  # after this writer's change floor
                 await self.repo.copy_records(RecordItemVersion.__table__, ("id", *VERSION_COLUMNS),
                                              [(i, *v) for i, v in zip(ids, versions, strict=True)])
             else:
@@ -361,8 +368,22 @@ class RecordWriter:
             await self.repo.refresh_enrollments_many({sid: diff.current.get(sid, []) for sid in diff.enrollment_changed})
         if diff.plans_changed:
             await self.repo.refresh_plans_many({sid: diff.current.get(sid, []) for sid in diff.plans_changed})
-        await append_many(self.session, RecordsAccessLogEntry, [diff.rows[row][2] for row in sorted(diff.rows)],
-                          actor=actor, request_id=current_request_id())
+        await self._log_writes([diff.rows[row][2] for row in sorted(diff.rows)], actor)
+
+    async def _log_writes(self, entries: list[dict[str, Any]], actor: str) -> None:
+        """Append the write's log entries to the chain if its lock is free now; else stage them
+        (in this transaction: they commit with the write) for the chainer to fold in. Waiting for
+        the lock would queue every submission behind each other's commits again, and holding
+        subjects' rows while waiting could deadlock with the writers that take the lock first."""
+        if not entries:
+            return
+        request_id = current_request_id()
+        if await try_lock_chain(self.session, RecordsAccessLogEntry):
+            await append_many(self.session, RecordsAccessLogEntry, entries, actor=actor, request_id=request_id)
+            return
+        await stage_many(self.session, RecordsAccessLogEntry, entries, actor=actor, request_id=request_id)
+        if self.chainer is not None:
+            self.chainer.kick()
 
     async def _save_items(self, entity: Entity, diff: _Diff, district_id: str | None, now: datetime, actor: str,
                           submission_id: str, postgres: bool) -> None:

@@ -1,8 +1,9 @@
 """Concurrent writes to one record lose nothing: twenty submissions at once, each adding its own
 assessment, all land as versions of one record; twenty updates carrying the same If-Match see
-exactly one win; the change feed's versions come out in commit order with no gaps; and the
-access-log chain stays whole. Real concurrency needs real transactions: PostgreSQL, in a
-database of its own (created, migrated and dropped here), with committed writes."""
+exactly one win; the change versions have no gaps; and the access-log chain stays whole. Bulk
+submissions for the same new students at once all land, and the change feed never passes a
+change version a writer still in progress holds. Real concurrency needs real transactions:
+PostgreSQL, in a database of its own (created, migrated and dropped here), with committed writes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from sqlalchemy import func, select
 
 from services.identity.service import AccountService
 from services.records.models import RecordItem, RecordItemVersion, RecordsAccessLogEntry
-from shared.audit import verify_chain
+from services.records.repository import RecordsRepository
+from shared.audit import chain_staged, verify_chain
+from shared.db import utcnow
 from shared.settings import Settings
 from tests.helpers import committed_gateway
 from tests.services.records.conftest import basic_record
@@ -76,5 +79,75 @@ async def test_concurrent_writes_to_one_record_lose_nothing(committed) -> None:
         versions = list(await session.scalars(select(RecordItemVersion.id).order_by(RecordItemVersion.id)))
         items = await session.scalar(select(func.count()).select_from(RecordItem).where(RecordItem.state_id == sid))
         assert items == 3 + WRITERS + 1  # identifiers, demographics, enrollment, assessments, programs
-        assert versions == list(range(versions[0], versions[0] + len(versions)))  # commit order, no gaps
+        assert versions == list(range(versions[0], versions[0] + len(versions)))  # no gaps
         assert (await verify_chain(session, RecordsAccessLogEntry)).ok
+
+
+async def _changes(client: httpx.AsyncClient, headers: dict[str, str], after: int) -> dict[str, object]:
+    response = await client.get("/records/v1/changes", headers=headers,
+                                params={"min_change_version": after, "limit": 1000})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_the_change_feed_never_passes_a_change_version_a_writer_still_holds(committed) -> None:
+    client, headers, sid, database = committed
+    assert (await client.post("/records/v1/students", headers=headers, json=basic_record(sid))).status_code == 201
+    start = (await _changes(client, headers, 0))["next_min_change_version"]
+
+    async with database.sessionmaker() as slow:  # a writer that took its change version first...
+        (early,) = await RecordsRepository(slow).next_version_ids(1)
+        slow.add(RecordItemVersion(
+            id=early, item_id="slow-writer", entity="student", state_id=sid, section="assessments",
+            item_key="slow", version=1, operation="create", data={}, district_id="1001", recorded_at=utcnow(),
+            recorded_by="test", submission_id=None))
+        await slow.flush()
+        # ...while another commits later ones.
+        later = await client.post("/records/v1/students", headers=headers,
+                                  json={"state_student_id": sid, "assessments": [_assessment(1)]})
+        assert later.status_code == 200
+        held = await _changes(client, headers, start)
+        assert held == {"changes": [], "next_min_change_version": start}  # nothing past the slow writer's floor
+        await slow.commit()
+
+    after = await _changes(client, headers, start)
+    versions = [c["change_version"] for c in after["changes"]]  # type: ignore[union-attr]
+    assert versions[0] == early and len(versions) == 2 and versions[1] > early
+    assert after["next_min_change_version"] == versions[-1]
+
+
+async def test_bulk_submissions_for_the_same_new_students_at_once_all_land(committed) -> None:
+    client, headers, first, database = committed
+    students = [first]
+    for i in range(2, 13):
+        resolved = await client.post("/identity/v1/students/resolve", headers=headers, json={
+            "district_id": "1001", "local_student_id": f"L-{i}", "first_name": f"Kid{i}", "last_name": "Lopez",
+            "birth_date": f"2014-03-{i:02d}"})
+        students.append(resolved.json()["state_student_id"])
+    writers = 4
+
+    async def submit(w: int) -> httpx.Response:
+        # Each writer sends every student (none has a record yet), in its own order.
+        rows = [{**basic_record(sid), "local_student_id": f"L-{i + 1}", "assessments": [_assessment(w)]}
+                for i, sid in enumerate(students)]
+        return await client.post("/records/v1/students/bulk", headers=headers, json=rows[w:] + rows[:w])
+
+    responses = await asyncio.gather(*(submit(w) for w in range(writers)))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    statuses = sorted(row["status"] for r in responses for row in r.json()["results"])
+    assert statuses == ["created"] * len(students) + ["updated"] * len(students) * (writers - 1)
+    for sid in students:
+        record = (await client.get(f"/records/v1/students/{sid}", headers=headers)).json()
+        assert sorted(a["scale_score"] for a in record["assessments"]) == [400 + w for w in range(writers)]
+
+    feed = await _changes(client, headers, 0)
+    versions = [c["change_version"] for c in feed["changes"]]  # type: ignore[union-attr]
+    assert len(versions) == len(set(versions)) == len(students) * (3 + writers)
+    async with database.sessionmaker() as session:
+        await chain_staged(session, RecordsAccessLogEntry)  # what the chainer would fold in
+        await session.commit()
+        report = await verify_chain(session, RecordsAccessLogEntry)
+        assert report.ok and report.staged == 0
+        writes = await session.scalar(select(func.count()).select_from(RecordsAccessLogEntry)
+                                      .where(RecordsAccessLogEntry.action == "write"))
+        assert writes == len(students) * writers
