@@ -33,8 +33,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, String, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,7 +60,7 @@ from services.identity.resolve import (
     facts_as_json,
 )
 from services.identity.state_ids import new_state_id
-from shared.db import json_dumps, new_uuid, utcnow
+from shared.db import json_dumps, new_uuid, one_of, utcnow
 from shared.settings import Settings
 
 _SQLITE_IN = 5000  # bound parameters per IN list on SQLite
@@ -308,10 +307,7 @@ class ChunkResolver:
         return holders
 
     def _in(self, column: Any, values: list[str]) -> Any:
-        """`column IN values`: one array parameter on PostgreSQL (one statement whatever the count)."""
-        if self.postgres:
-            return column == any_(bindparam(None, values, type_=ARRAY(String)))
-        return column.in_(values)
+        return one_of(self.session.bind.dialect.name, column, values)
 
     async def _persons(self, ids: set[str], kind: str) -> dict[str, Candidate]:
         """The active persons among `ids`; a retired one's survivor is fetched too and noted in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -43,6 +44,7 @@ from services.identity.schemas import (
 )
 from services.identity.ssn import ssn_hash
 from services.identity.state_ids import StateStudentId
+from shared.db import one_of
 from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession, ReadSession, State
 from shared.errors import Forbidden, NotFound, UnprocessableContent
 from shared.policy.access import lacks_clearance
@@ -145,17 +147,39 @@ async def student_id_status(state_student_id: StateStudentId, session: DbSession
 DISTRICT_SCOPED_ID_STATUS_ROLES = frozenset({"district_sis", "registrar"})
 
 
-async def _load_with_survivors(session: AsyncSession, state_ids: set[str]) -> dict[str, Person]:
-    """The persons under these IDs and every survivor they were merged into: one `IN` query per
-    step of the longest merge chain (usually two), whatever the number of IDs. They stay in the
-    session, so `PersonRepository.current` then follows merges without querying again."""
-    loaded: dict[str, Person] = {}
+@dataclass(frozen=True, slots=True)
+class _IdStatus:
+    """What the status answer needs of a person: a Core row, not an ORM `Person` (names, races,
+    guardians...), which for a bulk submission's thousand IDs cost more than the query itself."""
+
+    kind: str
+    status: str
+    merged_into: str | None
+
+
+async def _load_with_survivors(session: AsyncSession, state_ids: set[str]) -> dict[str, _IdStatus]:
+    """The persons under these IDs and every survivor they were merged into: one query per step
+    of the longest merge chain (usually two), whatever the number of IDs."""
+    t = Person.__table__
+    dialect = session.bind.dialect.name
+    loaded: dict[str, _IdStatus] = {}
     wanted = state_ids
     while wanted:
-        found = list(await session.scalars(select(Person).where(Person.state_id.in_(sorted(wanted)))))
-        loaded.update((person.state_id, person) for person in found)
-        wanted = {p.merged_into for p in found if p.merged_into and p.merged_into not in loaded}
+        rows = await session.execute(select(t.c.state_id, t.c.kind, t.c.status, t.c.merged_into)
+                                     .where(one_of(dialect, t.c.state_id, sorted(wanted))))
+        found = {sid: _IdStatus(kind, status, into) for sid, kind, status, into in rows}
+        loaded.update(found)
+        wanted = {p.merged_into for p in found.values() if p.merged_into and p.merged_into not in loaded}
     return loaded
+
+
+def _survivor(loaded: dict[str, _IdStatus], state_id: str) -> str | None:
+    """The ID a loaded ID stands for now (itself, or the end of its merge chain)."""
+    seen: set[str] = set()
+    while (person := loaded.get(state_id)) is not None and person.merged_into and state_id not in seen:
+        seen.add(state_id)
+        state_id = person.merged_into
+    return state_id if state_id in loaded else None
 
 
 @students.post("/persons/status", response_model=PersonStatusResults,
@@ -173,22 +197,23 @@ async def person_id_statuses(body: PersonStatusRequest, session: ReadSession, pr
         )
     repository = PersonRepository(session)
     loaded = await _load_with_survivors(session, set(body.state_ids))
-    current: dict[str, Person] = {}
+    current: dict[str, str] = {}  # asked ID -> its survivor's
     for state_id in dict.fromkeys(body.state_ids):
         person = loaded.get(state_id)
         if person is None or person.kind != body.kind:
             continue  # unknown, or an ID of the other kind
-        survivor = await repository.current(state_id)  # from the session: no query
+        survivor = _survivor(loaded, state_id)
         if survivor is not None:
             current[state_id] = survivor
     held: set[str] = set()
     absorbed: dict[str, set[str]] = {}  # survivor -> IDs merged into it (a district may hold one of those)
-    survivors = {p.state_id for p in current.values()}
+    survivors = set(current.values())
     root = {sid: sid for sid in survivors}  # every ID in a merge chain -> the survivor it ends at
     frontier = set(survivors)
     while frontier:  # one query per level of merge chain (rarely more than one)
-        rows = (await session.execute(
-            select(Person.state_id, Person.merged_into).where(Person.merged_into.in_(frontier)))).all()
+        rows = (await session.execute(select(Person.state_id, Person.merged_into)
+                                      .where(one_of(session.bind.dialect.name, Person.merged_into,
+                                                    sorted(frontier))))).all()
         frontier = {retired for retired, _ in rows if retired not in root}
         for retired, into in rows:
             if retired in frontier:
@@ -201,14 +226,14 @@ async def person_id_statuses(body: PersonStatusRequest, session: ReadSession, pr
     for state_id in body.state_ids:
         survivor = current.get(state_id)
         holds = None if body.district_id is None else (
-            survivor is not None and (state_id in held or survivor.state_id in held
-                                      or not held.isdisjoint(absorbed.get(survivor.state_id, ()))))
+            survivor is not None and (state_id in held or survivor in held
+                                      or not held.isdisjoint(absorbed.get(survivor, ()))))
         results.append({
             "state_id": state_id,
             "status": loaded[state_id].status if survivor is not None else "unknown",
-            "current_state_id": survivor.state_id if survivor is not None else None,
+            "current_state_id": survivor,
             "district_holds_local_id": holds,
-            "merged_ids": sorted(absorbed.get(survivor.state_id, ())) if survivor is not None else [],
+            "merged_ids": sorted(absorbed.get(survivor, ())) if survivor is not None else [],
         })
     response.headers["Cache-Control"] = NO_STORE
     return {"results": results}

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.identity.matching.features import PreparedPerson
 from services.identity.matching.record import PersonFacts
 from services.identity.models import Alias, BlockingKey, Person, ReviewItem
+from shared.db import one_of
 
 MAX_CANDIDATES = 400  # a blocking key set that reaches more than this is too loose to score
 
@@ -107,7 +108,7 @@ class PersonRepository:
 
     async def ids_with_alias_in(self, district_id: str, state_ids: Iterable[str]) -> set[str]:
         rows = await self.session.scalars(select(Alias.state_id).where(
-            Alias.district_id == district_id, Alias.state_id.in_(list(state_ids))))
+            Alias.district_id == district_id, one_of(self.dialect, Alias.state_id, sorted(set(state_ids)))))
         return set(rows)
 
     async def add_person(self, person: Person) -> None:
