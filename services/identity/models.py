@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import ChainedLogMixin
@@ -123,6 +123,13 @@ class Person(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(8), default="active")  # "active" | "retired"
     merged_into: Mapped[str | None] = mapped_column(ForeignKey("identity_person.state_id"))
     assigned_by_district: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        # "Which IDs were merged into these?" (every records submission asks, through the batch
+        # ID status). Partial: only retired IDs have a survivor.
+        Index("ix_identity_person_merged_into", "merged_into", postgresql_where=text("merged_into IS NOT NULL"),
+              sqlite_where=text("merged_into IS NOT NULL")),
+    )
 
 
 class Alias(TimestampMixin, Base):

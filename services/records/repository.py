@@ -255,7 +255,9 @@ _VERSION_SEQUENCE = "pg_get_serial_sequence('records_item_version', 'id')::regcl
 _HOLD_FLOOR = text(
     "SELECT pg_advisory_xact_lock_shared((f >> 32)::int4, (f & 4294967295)::bit(32)::int4) "
     f"FROM (SELECT coalesce(pg_sequence_last_value({_VERSION_SEQUENCE}), 0) AS f) AS floor")
-_NEXT_VERSION_IDS = text(f"SELECT nextval({_VERSION_SEQUENCE}) FROM generate_series(1, :n)")
+# The sequence is named once (a subquery): as nextval's argument the lookup ran once per id.
+_NEXT_VERSION_IDS = text(f"SELECT nextval(s.seq) FROM (SELECT {_VERSION_SEQUENCE} AS seq) AS s, "
+                         "generate_series(1, :n) ORDER BY 1")
 _SEQUENCE_VALUE = text(f"SELECT pg_sequence_last_value({_VERSION_SEQUENCE})")
 _LOWEST_FLOOR = text(
     "SELECT min((classid::bigint << 32) | objid::bigint) FROM pg_locks "
