@@ -255,14 +255,31 @@ _VERSION_SEQUENCE = "pg_get_serial_sequence('records_item_version', 'id')::regcl
 _HOLD_FLOOR = text(
     "SELECT pg_advisory_xact_lock_shared((f >> 32)::int4, (f & 4294967295)::bit(32)::int4) "
     f"FROM (SELECT coalesce(pg_sequence_last_value({_VERSION_SEQUENCE}), 0) AS f) AS floor")
-# The sequence is named once (a subquery): as nextval's argument the lookup ran once per id.
-_NEXT_VERSION_IDS = text(f"SELECT nextval(s.seq) FROM (SELECT {_VERSION_SEQUENCE} AS seq) AS s, "
-                         "generate_series(1, :n) ORDER BY 1")
+# The sequence is looked up once (a materialised CTE; a subquery is flattened into the select
+# list): as nextval's argument the lookup ran once per id, 2.6 us against 0.3 us for nextval.
+_NEXT_VERSION_IDS = text(f"WITH s AS MATERIALIZED (SELECT {_VERSION_SEQUENCE} AS seq) "
+                         "SELECT nextval(s.seq) FROM s, generate_series(1, :n) ORDER BY 1")
 _SEQUENCE_VALUE = text(f"SELECT pg_sequence_last_value({_VERSION_SEQUENCE})")
 _LOWEST_FLOOR = text(
     "SELECT min((classid::bigint << 32) | objid::bigint) FROM pg_locks "
     "WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND pid <> pg_backend_pid() "
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
+# A bulk write's items, from the versions it has just stored (each item's last one of them).
+_ITEMS_LAST_VERSION = (
+    "SELECT DISTINCT ON (v.item_id) v.item_id, v.entity, v.state_id, v.section, v.item_key, v.district_id, "
+    "v.data, v.version, v.id AS change_version, v.recorded_at, v.recorded_by, v.submission_id "
+    f"FROM {RecordItemVersion.__tablename__} AS v "
+    "WHERE v.id BETWEEN :lo AND :hi AND v.item_id = ANY(CAST(:items AS varchar[])) ORDER BY v.item_id, v.id DESC")
+_INSERT_ITEMS_FROM_VERSIONS = text(
+    f"INSERT INTO {RecordItem.__tablename__} (id, entity, state_id, section, item_key, district_id, data, version, "
+    f"change_version, recorded_at, recorded_by, submission_id) {_ITEMS_LAST_VERSION}")
+_UPDATE_ITEMS_FROM_VERSIONS = text(
+    f"UPDATE {RecordItem.__tablename__} AS i SET data = v.data, version = v.version, "
+    "change_version = v.change_version, district_id = v.district_id, recorded_at = v.recorded_at, "
+    f"recorded_by = v.recorded_by, submission_id = v.submission_id FROM ({_ITEMS_LAST_VERSION}) AS v "
+    "WHERE i.id = v.item_id")
 
 
 class RecordsRepository:
@@ -404,6 +421,17 @@ class RecordsRepository:
         connection = await self.session.connection()
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.copy_records_to_table(table.name, records=records, columns=list(columns))
+
+    async def store_items_from_versions(self, version_ids: Sequence[int], created: list[str],
+                                        updated: list[str]) -> None:
+        """PostgreSQL: insert the `created` items and update the `updated` ones from the versions
+        just stored under `version_ids` (ascending), each from its last version among them. The
+        rows then go over the wire and through JSON parsing once, as versions, not twice."""
+        bounds = {"lo": version_ids[0], "hi": version_ids[-1]}
+        if created:
+            await self.session.execute(_INSERT_ITEMS_FROM_VERSIONS, {**bounds, "items": created})
+        if updated:
+            await self.session.execute(_UPDATE_ITEMS_FROM_VERSIONS, {**bounds, "items": updated})
 
     async def copy_rows(self, table: Any, rows: list[dict[str, Any]], encoded: dict[int, str] | None = None) -> bool:
         return await copy_rows(self.session, table, rows, encoded)

@@ -313,7 +313,6 @@ class RecordWriter:
                     operation = "update"
                 text = to_json(data).decode() if encode else None
                 changes.append(_Change(item, operation, item.version, data, text))
-                diff.texts[item.id] = text
                 changed_sections.add(element.section)
                 field_names_in(data, "" if element.section == "identifiers" else element.section, fields_written)
             outcome = outcomes[row]
@@ -362,7 +361,10 @@ class RecordWriter:
                 c.item.change_version = max(c.item.change_version, change_version)
                 subject = diff.subjects[state_id]
                 subject.change_version = max(subject.change_version, change_version)
-            await self._save_items(entity, diff, district_id, now, actor, submission.id, postgres)
+            if postgres:
+                await self.repo.store_items_from_versions(ids, list(diff.created), list(diff.updated))
+            else:
+                await self._save_items(entity, diff, district_id, now, actor, submission.id)
             await self.repo.save_subject_rows(entity, diff.subjects.values())
         if diff.enrollment_changed:
             await self.repo.refresh_enrollments_many({sid: diff.current.get(sid, []) for sid in diff.enrollment_changed})
@@ -386,19 +388,15 @@ class RecordWriter:
             self.chainer.kick()
 
     async def _save_items(self, entity: Entity, diff: _Diff, district_id: str | None, now: datetime, actor: str,
-                          submission_id: str, postgres: bool) -> None:
+                          submission_id: str) -> None:
+        """SQLite: the items as rows of their own (PostgreSQL makes them from the versions)."""
         table = RecordItem.__table__
         if diff.created:
-            if postgres:
-                await self.repo.copy_records(table, ITEM_COLUMNS, [
-                    (i.id, entity, i.state_id, i.section, i.item_key, district_id, diff.texts[i.id], i.version,
-                     i.change_version, now, actor, submission_id) for i in diff.created.values()])
-            else:
-                await self.session.execute(insert(table).returning(table.c.id), [
-                    {"id": i.id, "entity": entity, "state_id": i.state_id, "section": i.section,
-                     "item_key": i.item_key, "district_id": district_id, "data": i.data, "version": i.version,
-                     "change_version": i.change_version, "recorded_at": now, "recorded_by": actor,
-                     "submission_id": submission_id} for i in diff.created.values()])
+            await self.session.execute(insert(table).returning(table.c.id), [
+                {"id": i.id, "entity": entity, "state_id": i.state_id, "section": i.section,
+                 "item_key": i.item_key, "district_id": district_id, "data": i.data, "version": i.version,
+                 "change_version": i.change_version, "recorded_at": now, "recorded_by": actor,
+                 "submission_id": submission_id} for i in diff.created.values()])
         if diff.updated:
             await self.session.execute(
                 update(table).where(table.c.id == bindparam("b_id")).values(
@@ -411,8 +409,6 @@ class RecordWriter:
 
 VERSION_COLUMNS = ("item_id", "entity", "state_id", "section", "item_key", "version", "operation", "data",
                    "district_id", "recorded_at", "recorded_by", "submission_id")
-ITEM_COLUMNS = ("id", "entity", "state_id", "section", "item_key", "district_id", "data", "version",
-                "change_version", "recorded_at", "recorded_by", "submission_id")
 
 
 @dataclass(slots=True)
@@ -434,7 +430,6 @@ class _Diff:
     rows: dict[int, tuple[str, list[_Change], dict[str, Any]]] = field(default_factory=dict)  # changed rows: log entry
     created: dict[str, ItemRow] = field(default_factory=dict)
     updated: dict[str, ItemRow] = field(default_factory=dict)
-    texts: dict[str, str | None] = field(default_factory=dict)  # item id -> its final data as JSON
     subjects: dict[str, SubjectRow] = field(default_factory=dict)  # changed
     enrollment_changed: set[str] = field(default_factory=set)
     plans_changed: set[str] = field(default_factory=set)
@@ -454,7 +449,6 @@ class _Diff:
         self.rows.update(other.rows)
         self.created.update(other.created)
         self.updated.update(other.updated)
-        self.texts.update(other.texts)
         self.subjects.update(other.subjects)
         self.enrollment_changed |= other.enrollment_changed
         self.plans_changed |= other.plans_changed
