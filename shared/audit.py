@@ -110,6 +110,17 @@ async def try_lock_chain(session: AsyncSession, model: type[ChainedLogMixin]) ->
     return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtext(:t))"), {"t": table}))
 
 
+async def lock_chain_within(session: AsyncSession, model: type[ChainedLogMixin], wait: str) -> bool:
+    """Take the chain's append lock if it comes within `wait` (a PostgreSQL interval such as
+    "250ms"; migration c6d7e8f9a0b1); SQLite's write lock is already held by the transaction."""
+    if session.bind.dialect.name != "postgresql":
+        await lock_chain(session, model)
+        return True
+    table = model.__tablename__  # type: ignore[attr-defined]
+    return bool(await session.scalar(text("SELECT slds_advisory_xact_lock_within(:t, :wait)"),
+                                     {"t": table, "wait": wait}))
+
+
 async def append(session: AsyncSession, model: type[ChainedLogMixin], *, actor: str, action: str,
                  payload: dict[str, Any], request_id: str | None,
                  index_columns: dict[str, Any] | None = None) -> ChainedLogMixin:

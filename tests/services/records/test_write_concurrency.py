@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from services.identity.service import AccountService
 from services.records.models import RecordItem, RecordItemVersion, RecordsAccessLogEntry
 from services.records.repository import RecordsRepository
-from shared.audit import chain_staged, verify_chain
+from shared.audit import chain_staged, lock_chain, verify_chain
 from shared.db import utcnow
 from shared.settings import Settings
 from tests.helpers import committed_gateway
@@ -151,3 +151,24 @@ async def test_bulk_submissions_for_the_same_new_students_at_once_all_land(commi
         writes = await session.scalar(select(func.count()).select_from(RecordsAccessLogEntry)
                                       .where(RecordsAccessLogEntry.action == "write"))
         assert writes == len(students) * writers
+
+
+async def test_a_submission_stages_its_log_entries_when_the_chain_stays_locked(committed) -> None:
+    client, headers, sid, database = committed
+    written = RecordsAccessLogEntry.action == "write"
+    async with database.sessionmaker() as holder:
+        await lock_chain(holder, RecordsAccessLogEntry)  # a long merge or retention run, say
+        # The submission does not wait for it past LOG_LOCK_WAIT: its entry is staged instead.
+        response = await asyncio.wait_for(
+            client.post("/records/v1/students", headers=headers, json=basic_record(sid)), timeout=30)
+        assert response.status_code == 201, response.text
+        async with database.sessionmaker() as session:
+            seqs = list(await session.scalars(select(RecordsAccessLogEntry.seq).where(written)))
+        assert len(seqs) == 1 and seqs[0] < 0
+        await holder.rollback()
+    async with database.sessionmaker() as session:
+        await chain_staged(session, RecordsAccessLogEntry)  # what the chainer would fold in
+        await session.commit()
+        report = await verify_chain(session, RecordsAccessLogEntry)
+        assert report.ok and report.staged == 0
+        assert await session.scalar(select(RecordsAccessLogEntry.seq).where(written)) > 0
