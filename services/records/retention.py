@@ -114,10 +114,17 @@ async def run_retention(session: AsyncSession, today: date, *, dry_run: bool = F
     repo = RecordsRepository(session)
     if not dry_run:
         await repo.lock_for_writes()
+    discipline = await _old_discipline(session, report.discipline_cutoff.isoformat())
+    doomed = await _to_destroy(session, report.destroy_cutoff)
+    if not dry_run:
+        # Every student the run changes, locked at once in key order: submissions lock theirs in
+        # key order without the log lock, so two calls here with different sets could deadlock
+        # with one of them.
+        await repo.subjects_for_update("student", set(discipline[0]) | set(discipline[1]) | set(doomed))
     log: list[dict[str, Any]] = []
-    await _discipline(session, repo, report, log)
+    await _discipline(session, repo, report, log, discipline)
     await _archive(session, report, log)
-    await _destroy(session, repo, report, log)
+    await _destroy(session, repo, report, log, doomed)
     if log:
         await append_many(session, RecordsAccessLogEntry, log, actor=ACTOR, request_id=run_id)
     return report
@@ -134,17 +141,23 @@ async def _counts(session: AsyncSession, model: Any, *conditions: Any) -> dict[s
     return {sid: n for sid, n in rows}
 
 
-async def _discipline(session: AsyncSession, repo: RecordsRepository, report: RetentionReport,
-                      log: list[dict[str, Any]]) -> None:
-    cutoff = report.discipline_cutoff.isoformat()
+async def _old_discipline(session: AsyncSession, cutoff: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Per student, how many discipline elements and versions are older than `cutoff`."""
     names = [spec.name for spec in _DISCIPLINE]
 
     def old(model: Any) -> list[Any]:
         return [model.section.in_(names), func.substr(model.item_key, 1, len(cutoff)) < cutoff,
                 model.item_key != "*"]  # an expunge marker (see amendments.remove_elements) is not an incident
 
-    items = await _counts(session, RecordItem, *old(RecordItem))
-    versions = await _counts(session, RecordItemVersion, *old(RecordItemVersion))
+    return (await _counts(session, RecordItem, *old(RecordItem)),
+            await _counts(session, RecordItemVersion, *old(RecordItemVersion)))
+
+
+async def _discipline(session: AsyncSession, repo: RecordsRepository, report: RetentionReport,
+                      log: list[dict[str, Any]], found: tuple[dict[str, int], dict[str, int]]) -> None:
+    cutoff = report.discipline_cutoff.isoformat()
+    names = [spec.name for spec in _DISCIPLINE]
+    items, versions = found
     students = sorted(set(items) | set(versions))
     report.discipline_students = len(students)
     if report.dry_run:
@@ -193,12 +206,16 @@ async def _archive(session: AsyncSession, report: RetentionReport, log: list[dic
     await session.flush()
 
 
-async def _destroy(session: AsyncSession, repo: RecordsRepository, report: RetentionReport,
-                   log: list[dict[str, Any]]) -> None:
-    gone = await _gone_since(session, report.destroy_cutoff)
+async def _to_destroy(session: AsyncSession, cutoff: date) -> list[str]:
+    """Students gone since `cutoff` whose records are not destroyed yet."""
+    gone = await _gone_since(session, cutoff)
     done = set(await session.scalars(select(ArchiveState.state_student_id)
                                      .where(ArchiveState.destroyed_at.is_not(None))))
-    students = sorted(gone - done)
+    return sorted(gone - done)
+
+
+async def _destroy(session: AsyncSession, repo: RecordsRepository, report: RetentionReport,
+                   log: list[dict[str, Any]], students: list[str]) -> None:
     report.destroyed = students
     if not students:
         return
