@@ -32,7 +32,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.records.amendments import prune_statements, remove_elements
-from services.records.models import Enrollment, RecordItem, RecordItemVersion, RecordsAccessLogEntry
+from services.records.models import (
+    Enrollment,
+    RecordItem,
+    RecordItemVersion,
+    RecordsAccessLogEntry,
+    RecordSubject,
+)
 from services.records.repository import RecordsRepository
 from services.records.rights_models import ArchiveState
 from services.records.sections import sections
@@ -120,11 +126,13 @@ async def run_retention(session: AsyncSession, today: date, *, dry_run: bool = F
         # Every student the run changes, locked at once in key order: submissions lock theirs in
         # key order without the log lock, so two calls here with different sets could deadlock
         # with one of them.
-        await repo.subjects_for_update("student", set(discipline[0]) | set(discipline[1]) | set(doomed))
+        subjects = await repo.subjects_for_update("student", set(discipline[0]) | set(discipline[1]) | set(doomed))
+    else:
+        subjects = {}
     log: list[dict[str, Any]] = []
-    await _discipline(session, repo, report, log, discipline)
+    await _discipline(session, report, log, discipline, subjects)
     await _archive(session, report, log)
-    await _destroy(session, repo, report, log, doomed)
+    await _destroy(session, report, log, doomed, subjects)
     if log:
         await append_many(session, RecordsAccessLogEntry, log, actor=ACTOR, request_id=run_id)
     return report
@@ -153,8 +161,8 @@ async def _old_discipline(session: AsyncSession, cutoff: str) -> tuple[dict[str,
             await _counts(session, RecordItemVersion, *old(RecordItemVersion)))
 
 
-async def _discipline(session: AsyncSession, repo: RecordsRepository, report: RetentionReport,
-                      log: list[dict[str, Any]], found: tuple[dict[str, int], dict[str, int]]) -> None:
+async def _discipline(session: AsyncSession, report: RetentionReport, log: list[dict[str, Any]],
+                      found: tuple[dict[str, int], dict[str, int]], subjects: dict[str, RecordSubject]) -> None:
     cutoff = report.discipline_cutoff.isoformat()
     names = [spec.name for spec in _DISCIPLINE]
     items, versions = found
@@ -163,7 +171,6 @@ async def _discipline(session: AsyncSession, repo: RecordsRepository, report: Re
     if report.dry_run:
         report.discipline_elements, report.discipline_versions = sum(items.values()), sum(versions.values())
         return
-    subjects = await repo.subjects_for_update("student", students) if students else {}
     for sid in students:
         removed, removed_versions = await remove_elements(session, subjects[sid], names, keys_before=cutoff)
         statements = await prune_statements(session, sid)
@@ -214,8 +221,8 @@ async def _to_destroy(session: AsyncSession, cutoff: date) -> list[str]:
     return sorted(gone - done)
 
 
-async def _destroy(session: AsyncSession, repo: RecordsRepository, report: RetentionReport,
-                   log: list[dict[str, Any]], students: list[str]) -> None:
+async def _destroy(session: AsyncSession, report: RetentionReport, log: list[dict[str, Any]],
+                   students: list[str], subjects: dict[str, RecordSubject]) -> None:
     report.destroyed = students
     if not students:
         return
@@ -229,7 +236,6 @@ async def _destroy(session: AsyncSession, repo: RecordsRepository, report: Reten
                 counts[key] += sum(found.values())
         report.destroyed_elements, report.destroyed_versions = counts["destroyed_elements"], counts["destroyed_versions"]
         return
-    subjects = await repo.subjects_for_update("student", students)
     now = utcnow()
     for sid in students:
         removed, removed_versions = await remove_elements(session, subjects[sid], doomed)

@@ -238,7 +238,7 @@ class RecordWriter:
         On PostgreSQL, submissions for different students run side by side: the subjects' row
         locks are all they share. The change feed's order comes from each writer's change floor
         (`RecordsRepository.hold_change_floor`), not from a lock that one writer holds at a
-        time, and the log entries go into the chain only if its lock is free (else they are
+        time, and the log entries go into the chain if its lock comes soon (else they are
         staged for the chainer: `_log_writes`). SQLite has one writer at a time, whose log lock
         is its database lock, taken here as before.
         """

@@ -91,6 +91,18 @@ async def _changes(client: httpx.AsyncClient, headers: dict[str, str], after: in
     return response.json()
 
 
+async def _resolve(client: httpx.AsyncClient, headers: dict[str, str], numbers: range, first_name: str,
+                   last_name: str, birth_month: str) -> list[str]:
+    """State IDs for more students of district 1001 (local IDs L-<n>, born on day n of the month)."""
+    ids = []
+    for i in numbers:
+        resolved = await client.post("/identity/v1/students/resolve", headers=headers, json={
+            "district_id": "1001", "local_student_id": f"L-{i}", "first_name": f"{first_name}{i}",
+            "last_name": last_name, "birth_date": f"{birth_month}-{i:02d}"})
+        ids.append(resolved.json()["state_student_id"])
+    return ids
+
+
 async def test_the_change_feed_never_passes_a_change_version_a_writer_still_holds(committed) -> None:
     client, headers, sid, database = committed
     assert (await client.post("/records/v1/students", headers=headers, json=basic_record(sid))).status_code == 201
@@ -119,12 +131,7 @@ async def test_the_change_feed_never_passes_a_change_version_a_writer_still_hold
 
 async def test_bulk_submissions_for_the_same_new_students_at_once_all_land(committed) -> None:
     client, headers, first, database = committed
-    students = [first]
-    for i in range(2, 13):
-        resolved = await client.post("/identity/v1/students/resolve", headers=headers, json={
-            "district_id": "1001", "local_student_id": f"L-{i}", "first_name": f"Kid{i}", "last_name": "Lopez",
-            "birth_date": f"2014-03-{i:02d}"})
-        students.append(resolved.json()["state_student_id"])
+    students = [first, *await _resolve(client, headers, range(2, 13), "Kid", "Lopez", "2014-03")]
     writers = 4
 
     async def submit(w: int) -> httpx.Response:
@@ -177,12 +184,7 @@ async def test_a_submission_stages_its_log_entries_when_the_chain_stays_locked(c
 
 async def test_a_feed_polled_during_concurrent_submissions_misses_no_change(committed) -> None:
     client, headers, first, database = committed
-    students = [first]
-    for i in range(2, 10):
-        resolved = await client.post("/identity/v1/students/resolve", headers=headers, json={
-            "district_id": "1001", "local_student_id": f"L-{i}", "first_name": f"Pupil{i}", "last_name": "Ortiz",
-            "birth_date": f"2013-05-{i:02d}"})
-        students.append(resolved.json()["state_student_id"])
+    students = [first, *await _resolve(client, headers, range(2, 10), "Pupil", "Ortiz", "2013-05")]
     writers, rounds = 3, 4
     done = asyncio.Event()
 
