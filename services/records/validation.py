@@ -141,6 +141,10 @@ _NOT_CALENDAR = _Bad("Must be a real calendar date (YYYY-MM-DD).")
 _TOO_EARLY = _Bad("Must not be before 1900.")
 _NOT_INTEGER = _Bad("Must be an integer.")
 _NOT_NUMBER = _Bad("Must be a number.")
+# JSON leaves a number's size open; what is stored and served keeps to a signed 64-bit integer
+# (JSON encoders and readers of the feed refuse bigger ones).
+_INT64 = 1 << 63
+_OUT_OF_RANGE = _Bad("Must fit in a signed 64-bit integer (JSON readers refuse bigger ones).")
 _NOT_BOOLEAN = _Bad("Must be true or false.")
 _REPEATED = _Bad("Must not repeat a code.")
 
@@ -171,13 +175,17 @@ def _check_date(value: Any) -> Any:
 def _check_integer(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int):
         return _NOT_INTEGER
+    if not -_INT64 <= value < _INT64:
+        return _OUT_OF_RANGE
     return value
 
 
 def _check_decimal(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return _NOT_NUMBER
-    return value
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else _OUT_OF_RANGE  # (math.isfinite overflows on a huge one)
+    return value if math.isfinite(value) else _NOT_NUMBER
 
 
 def _check_boolean(value: Any) -> Any:
@@ -230,6 +238,13 @@ def _compiled_tree(entity: Entity, section: str) -> CompiledTree:
     return compile_node(_tree(entity, section))
 
 
+@cache
+def nested_fields(entity: Entity, section: str) -> frozenset[str]:
+    """A section's fields that hold lists of sub-records (special_education.services): the
+    field names such a value carries depend on what is in it, not only on its key."""
+    return frozenset(key for key, node in _compiled_tree(entity, section).items() if type(node) is dict)
+
+
 def _check_value(spec: FieldSpec, value: Any, path: str, problems: list[Problem]) -> Any:
     """The normalised value, or None after recording a problem."""
     checked = _compiled_check(spec)(value)
@@ -240,13 +255,13 @@ def _check_value(spec: FieldSpec, value: Any, path: str, problems: list[Problem]
 
 
 def _check_mapping(tree: CompiledTree, value: Any, path: str, problems: list[Problem]) -> dict[str, Any] | None:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # (JSON gives dicts: no ABC check)
         problems.append(Problem(path, "Must be an object."))
         return None
     out: dict[str, Any] = {}
     get = tree.get
     for key, item in value.items():
-        node = get(key) if isinstance(key, str) else None
+        node = get(key)  # the tree's keys are strings: any other key finds nothing
         if node is None:
             problems.append(Problem(f"{path}.{key}" if path else str(key), "Unknown field: not in the data dictionary.",
                                     "unknown-field"))
