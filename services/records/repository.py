@@ -266,12 +266,15 @@ _LOWEST_FLOOR = text(
     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 
 
-# A bulk write's items, from the versions it has just stored (each item's last one of them).
+# A bulk write's items, from the versions it has just stored: each item's last one of them, named
+# by id. The ids are a filter over the request's range of the primary key (`+ 0` keeps them out of
+# the index condition): one range scan and a hashed lookup, where a probe of the index per id, or
+# picking each item's last version by sorting the range (`DISTINCT ON`), cost three times as much.
 _ITEMS_LAST_VERSION = (
-    "SELECT DISTINCT ON (v.item_id) v.item_id, v.entity, v.state_id, v.section, v.item_key, v.district_id, "
+    "SELECT v.item_id, v.entity, v.state_id, v.section, v.item_key, v.district_id, "
     "v.data, v.version, v.id AS change_version, v.recorded_at, v.recorded_by, v.submission_id "
     f"FROM {RecordItemVersion.__tablename__} AS v "
-    "WHERE v.id BETWEEN :lo AND :hi AND v.item_id = ANY(CAST(:items AS varchar[])) ORDER BY v.item_id, v.id DESC")
+    "WHERE v.id BETWEEN :lo AND :hi AND v.id + 0 = ANY(CAST(:last AS bigint[]))")
 _INSERT_ITEMS_FROM_VERSIONS = text(
     f"INSERT INTO {RecordItem.__tablename__} (id, entity, state_id, section, item_key, district_id, data, version, "
     f"change_version, recorded_at, recorded_by, submission_id) {_ITEMS_LAST_VERSION}")
@@ -422,16 +425,17 @@ class RecordsRepository:
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.copy_records_to_table(table.name, records=records, columns=list(columns))
 
-    async def store_items_from_versions(self, version_ids: Sequence[int], created: list[str],
-                                        updated: list[str]) -> None:
-        """PostgreSQL: insert the `created` items and update the `updated` ones from the versions
-        just stored under `version_ids` (ascending), each from its last version among them. The
-        rows then go over the wire and through JSON parsing once, as versions, not twice."""
+    async def store_items_from_versions(self, version_ids: Sequence[int], created: list[int],
+                                        updated: list[int]) -> None:
+        """PostgreSQL: insert the created items and update the updated ones from the versions just
+        stored under `version_ids` (ascending), each from its last version among them: `created`
+        and `updated` are those versions' ids. The rows then go over the wire and through JSON
+        parsing once, as versions, not twice."""
         bounds = {"lo": version_ids[0], "hi": version_ids[-1]}
         if created:
-            await self.session.execute(_INSERT_ITEMS_FROM_VERSIONS, {**bounds, "items": created})
+            await self.session.execute(_INSERT_ITEMS_FROM_VERSIONS, {**bounds, "last": created})
         if updated:
-            await self.session.execute(_UPDATE_ITEMS_FROM_VERSIONS, {**bounds, "items": updated})
+            await self.session.execute(_UPDATE_ITEMS_FROM_VERSIONS, {**bounds, "last": updated})
 
     async def copy_rows(self, table: Any, rows: list[dict[str, Any]], encoded: dict[int, str] | None = None) -> bool:
         return await copy_rows(self.session, table, rows, encoded)
