@@ -84,6 +84,13 @@ async def test_numbers_too_big_to_store_are_named_and_nothing_is_stored(world: W
     fields = {e["field"] for e in response.json()["errors"]}
     assert fields == {"enrollment[0].expected_graduation_year", "discipline[0].action_days"}
     assert str(huge) not in response.text
+    body = json.dumps([bad])
+    bulk = await world.client.post(f"{STUDENTS}/bulk", headers={**world.sis, "Content-Type": "application/json"},
+                                   content=body.encode())
+    assert bulk.status_code == 422  # a number past a double's range does not parse: the answer says where
+    column = body.index(str(10 ** 400)) + 1
+    assert bulk.json()["errors"][0]["message"].endswith(f"(line 1, column {column}).")
+    assert str(10 ** 400)[:40] not in bulk.text
     edge = basic_record(sid)
     edge["enrollment"][0]["expected_graduation_year"] = 2 ** 63 - 1  # the largest that fits is kept
     bulk = await world.client.post(f"{STUDENTS}/bulk", headers=world.sis, json=[edge])
