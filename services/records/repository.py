@@ -425,17 +425,14 @@ class RecordsRepository:
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.copy_records_to_table(table.name, records=records, columns=list(columns))
 
-    async def store_items_from_versions(self, version_ids: Sequence[int], created: list[int],
-                                        updated: list[int]) -> None:
-        """PostgreSQL: insert the created items and update the updated ones from the versions just
-        stored under `version_ids` (ascending), each from its last version among them: `created`
-        and `updated` are those versions' ids. The rows then go over the wire and through JSON
-        parsing once, as versions, not twice."""
-        bounds = {"lo": version_ids[0], "hi": version_ids[-1]}
-        if created:
-            await self.session.execute(_INSERT_ITEMS_FROM_VERSIONS, {**bounds, "last": created})
-        if updated:
-            await self.session.execute(_UPDATE_ITEMS_FROM_VERSIONS, {**bounds, "last": updated})
+    async def store_items_from_versions(self, created: list[int], updated: list[int]) -> None:
+        """PostgreSQL: insert the created items and update the updated ones, each from its last
+        version just stored: `created` and `updated` are those versions' ids. Each statement scans
+        only the range its ids span. The rows then go over the wire and through JSON parsing once,
+        as versions, not twice."""
+        for statement, last in ((_INSERT_ITEMS_FROM_VERSIONS, created), (_UPDATE_ITEMS_FROM_VERSIONS, updated)):
+            if last:
+                await self.session.execute(statement, {"lo": min(last), "hi": max(last), "last": last})
 
     async def copy_rows(self, table: Any, rows: list[dict[str, Any]], encoded: dict[int, str] | None = None) -> bool:
         return await copy_rows(self.session, table, rows, encoded)

@@ -363,7 +363,7 @@ class RecordWriter:
                 subject = diff.subjects[state_id]
                 subject.change_version = max(subject.change_version, change_version)
             if postgres:
-                await self.repo.store_items_from_versions(ids, [i.change_version for i in diff.created.values()],
+                await self.repo.store_items_from_versions([i.change_version for i in diff.created.values()],
                                                           [i.change_version for i in diff.updated.values()])
             else:
                 await self._save_items(entity, diff, district_id, now, actor, submission.id)

@@ -184,7 +184,7 @@ def _check_decimal(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return _NOT_NUMBER
     if isinstance(value, int):
-        return value if -_INT64 <= value < _INT64 else _OUT_OF_RANGE  # (math.isfinite overflows on a huge one)
+        return _check_integer(value)  # (math.isfinite overflows on a huge one)
     return value if math.isfinite(value) else _NOT_NUMBER
 
 
