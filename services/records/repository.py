@@ -267,14 +267,18 @@ _LOWEST_FLOOR = text(
 
 
 # A bulk write's items, from the versions it has just stored: each item's last one of them, named
-# by id. The ids are a filter over the request's range of the primary key (`+ 0` keeps them out of
-# the index condition): one range scan and a hashed lookup, where a probe of the index per id, or
+# by id. The ids are joined to the request's range of the primary key (`+ 0` keeps them out of
+# the index condition): one range scan and a hash join, where a probe of the index per id, or
 # picking each item's last version by sorting the range (`DISTINCT ON`), cost three times as much.
+# Not `v.id + 0 = ANY(:last)`: that is as fast only while PostgreSQL plans it for the values given.
+# After five runs of a prepared statement it may keep a generic plan (it did below ~2,000,000
+# versions), which tests each row against the array in turn: 33x slower at 9,000 ids, and
+# quadratic in the request (bench/records_items_plan.py).
 _ITEMS_LAST_VERSION = (
     "SELECT v.item_id, v.entity, v.state_id, v.section, v.item_key, v.district_id, "
     "v.data, v.version, v.id AS change_version, v.recorded_at, v.recorded_by, v.submission_id "
-    f"FROM {RecordItemVersion.__tablename__} AS v "
-    "WHERE v.id BETWEEN :lo AND :hi AND v.id + 0 = ANY(CAST(:last AS bigint[]))")
+    f"FROM {RecordItemVersion.__tablename__} AS v JOIN unnest(CAST(:last AS bigint[])) AS last(id) "
+    "ON v.id + 0 = last.id WHERE v.id BETWEEN :lo AND :hi")
 _INSERT_ITEMS_FROM_VERSIONS = text(
     f"INSERT INTO {RecordItem.__tablename__} (id, entity, state_id, section, item_key, district_id, data, version, "
     f"change_version, recorded_at, recorded_by, submission_id) {_ITEMS_LAST_VERSION}")

@@ -52,6 +52,11 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
                                 check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert inproc.returncode == 0, inproc.stdout[-3000:] + inproc.stderr[-3000:]
         assert "ms of CPU per read" in inproc.stdout and inproc.stdout.count("  run ") == 2
+        plans = subprocess.run([sys.executable, "-m", "bench.records_items_plan", "--database-url", url,
+                                "--rows", "20000", "--ids", "2000"],
+                               check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert plans.returncode == 0, plans.stdout[-3000:] + plans.stderr[-3000:]
+        assert "| join to unnest (now) |" in plans.stdout and "| = ANY filter (before) |" in plans.stdout
     load = report["load"]
     assert load["students"] == 2000 and load["rows"]["records_subject"] == 2000
     assert load["rows"]["records_access_log"] == 2000
