@@ -174,7 +174,9 @@ async def _write_one(entity: Entity, request: Request, body: dict[str, Any], ses
 async def _write_bulk(entity: Entity, request: Request, session: DbSession, state: State,
                       principal: Principal, district_id: str | None, idempotency_key: str | None) -> Response:
     raw = await request.body()
-    digest = request_hash(request.method, str(request.url.path) + "?" + str(request.url.query), raw)
+    # Hashed only when a key is given: a megabyte's SHA-256 is ~1% of a bulk write's CPU.
+    digest = "" if idempotency_key is None else request_hash(
+        request.method, str(request.url.path) + "?" + str(request.url.query), raw)
     replayed = await replay(session, principal.subject, idempotency_key, digest)
     if replayed is not None:
         return replayed

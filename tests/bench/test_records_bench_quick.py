@@ -82,6 +82,7 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
         assert ingest[key]["records"] > 0
         assert all(r["failures"] == 0 for r in ingest[key]["rounds"])
     assert report["failures"] == []
+    assert ingest["warmup_batches"] == 1 and "ingest warmup: 100 records in 1 requests" in text
     assert set(report["targets"]) >= {"reads_ratio_met", "ingest_met"}
 
 

@@ -171,6 +171,21 @@ async def test_bulk_rows_fail_alone(world: World) -> None:
     assert (await world.client.get(f"{STUDENTS}/{world.students[1]}", headers=world.steward)).status_code == 404
 
 
+async def test_bulk_idempotency_key_replays_and_refuses_reuse(world: World) -> None:
+    rows = [basic_record(sid) for sid in world.students[:2]]
+    headers = {**world.sis, "Idempotency-Key": "bulk-1"}
+    first = await world.client.post(f"{STUDENTS}/bulk", headers=headers, json=rows)
+    again = await world.client.post(f"{STUDENTS}/bulk", headers=headers, json=rows)
+    assert first.status_code == again.status_code == 200, first.text
+    assert [r["status"] for r in first.json()["results"]] == ["created", "created"]
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    changed = await world.client.post(f"{STUDENTS}/bulk", headers=headers, json=rows[:1])
+    assert changed.status_code == 422 and changed.json()["errors"][0]["field"] == "Idempotency-Key"
+    # Without a key the same rows are submitted again (and change nothing).
+    unkeyed = await world.client.post(f"{STUDENTS}/bulk", headers=world.sis, json=rows)
+    assert [r["status"] for r in unkeyed.json()["results"]] == ["unchanged", "unchanged"]
+
+
 async def test_bulk_ndjson_with_an_unparsable_line(world: World) -> None:
     lines = [json.dumps(basic_record(sid)) for sid in world.students] + ["{not json"]
     response = await world.client.post(f"{STUDENTS}/bulk", headers={**world.sis, "Content-Type": "application/x-ndjson"},
@@ -191,7 +206,7 @@ async def test_ssn_is_accepted_but_never_returned_or_logged(world: World, caplog
     for text in (response.text, read.text, history.text, log.text, caplog.text):
         assert ssn not in text and "078051120" not in text.replace("-", "")
     assert "ssn" not in read.json()
-    entry = [e for e in log.json()["entries"] if e["action"] == "write"][0]
+    entry = next(e for e in log.json()["entries"] if e["action"] == "write")
     assert entry["payload"]["ssn_received"] is True and "ssn" not in entry["payload"]["fields"]
 
 
