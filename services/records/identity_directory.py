@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+import orjson
 
 from shared.errors import Forbidden, ServiceUnavailable
 
@@ -46,15 +47,16 @@ class IdentityDirectory:
             if district_id is not None:
                 body["district_id"] = district_id
             try:
-                response = await self._client.post("/identity/v1/persons/status", json=body,
-                                                   headers={"Authorization": authorization})
+                response = await self._client.post("/identity/v1/persons/status", content=orjson.dumps(body),
+                                                   headers={"Authorization": authorization,
+                                                            "Content-Type": "application/json"})
             except httpx.HTTPError as exc:
                 raise ServiceUnavailable("The identity service could not be reached; nothing was stored.") from exc
             if response.status_code in (401, 403):
                 raise Forbidden("This caller may not submit records for these state IDs.")
             if response.status_code != 200:
                 raise ServiceUnavailable("The identity service did not answer; nothing was stored.")
-            for row in response.json()["results"]:
+            for row in orjson.loads(response.content)["results"]:
                 status = IdStatus(row["state_id"], row["status"], row.get("current_state_id"),
                                   row.get("district_holds_local_id"), tuple(row.get("merged_ids") or ()))
                 found[status.state_id] = status

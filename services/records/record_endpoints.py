@@ -189,7 +189,7 @@ async def _write_bulk(entity: Entity, request: Request, session: DbSession, stat
                "rejected": submission.rejected,
                "results": [o.as_dict(ID_FIELD[entity]) for o in outcomes]}
     remember(session, principal.subject, idempotency_key, digest, 200, payload, {})
-    return RecordResponse(payload, status_code=200)
+    return RecordResponse(payload, status_code=200, headers={"Connection": "close"})
 
 
 def _parse_rows(raw: bytes, content_type: str, max_rows: int) -> list[Any]:

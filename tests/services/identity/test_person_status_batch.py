@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum import damm
 
+from services.identity.schemas import PersonStatusResults
 from tests.helpers import bearer, client_token, password_token
 
 STATUS = "/identity/v1/persons/status"
@@ -193,3 +194,5 @@ async def test_answers_are_not_cached(client: httpx.AsyncClient, tokens) -> None
     response = await _status(client, tokens["records"], state_ids=[_unused_student_id()])
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
+    # Encoded by the endpoint itself: the answer still has exactly the documented shape.
+    assert PersonStatusResults.model_validate(response.json()).model_dump(mode="json") == response.json()
