@@ -186,6 +186,15 @@ async def test_bulk_idempotency_key_replays_and_refuses_reuse(world: World) -> N
     assert [r["status"] for r in unkeyed.json()["results"]] == ["unchanged", "unchanged"]
 
 
+async def test_a_bulk_answer_closes_its_connection(world: World) -> None:
+    """So that a client's next bulk request is accepted by whichever server worker is free, not
+    queued behind another client's on the worker its kept-alive connection landed on."""
+    response = await world.client.post(f"{STUDENTS}/bulk", headers=world.sis, json=[basic_record(world.students[0])])
+    assert response.status_code == 200 and response.headers["connection"] == "close"
+    one = await world.client.post(STUDENTS, headers=world.sis, json=basic_record(world.students[1]))
+    assert one.status_code == 201 and "connection" not in one.headers
+
+
 async def test_bulk_ndjson_with_an_unparsable_line(world: World) -> None:
     lines = [json.dumps(basic_record(sid)) for sid in world.students] + ["{not json"]
     response = await world.client.post(f"{STUDENTS}/bulk", headers={**world.sis, "Content-Type": "application/x-ndjson"},
