@@ -43,6 +43,7 @@ from services.records.service import (
     VolumeExceeded,
     fields_present,
 )
+from services.records.validation import UnparsableRow
 from services.records.volume import ReadVolume
 from shared.audit import StagedChainer, StagedLogBatcher, append_many, chain_staged
 from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession, State, request_session
@@ -206,8 +207,8 @@ def _parse_rows(raw: bytes, content_type: str, max_rows: int) -> list[Any]:
                 continue
             try:
                 rows.append(orjson.loads(line))
-            except ValueError:
-                rows.append(_Unparsable(number))
+            except orjson.JSONDecodeError as error:  # the row fails alone, saying why and where
+                rows.append(UnparsableRow(number + 1, error.msg, error.colno))
     else:
         try:
             rows = orjson.loads(raw or b"null")  # a tenth the stdlib's time on a 1,000-record body
@@ -222,13 +223,6 @@ def _parse_rows(raw: bytes, content_type: str, max_rows: int) -> list[Any]:
     if len(rows) > max_rows:
         raise bad(f"At most {max_rows} records per request; split the file.")
     return rows
-
-
-class _Unparsable:
-    """An NDJSON line that is not JSON: fails alone, as any other bad row."""
-
-    def __init__(self, line: int) -> None:
-        self.line = line
 
 
 # --- students ----------------------------------------------------------------------------------

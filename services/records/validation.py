@@ -63,6 +63,16 @@ class Element:
     path: str  # where it was in the submission, for problems found later (`enrollment[1]`)
 
 
+@dataclass(frozen=True, slots=True)
+class UnparsableRow:
+    """An NDJSON line that is not JSON: it fails alone, as any other bad row, with the parser's
+    reason and where (never the text there)."""
+
+    line: int  # from 1, counting blank lines
+    reason: str
+    column: int
+
+
 @dataclass(slots=True)
 class ValidatedRecord:
     entity: Entity
@@ -312,6 +322,8 @@ def _element(spec: SectionSpec, value: Any, path: str, problems: list[Problem]) 
 def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, list[Problem]]:
     """Split a submitted record into versionable elements, or list every problem in it."""
     problems: list[Problem] = []
+    if type(body) is UnparsableRow:
+        return None, [Problem("body", f"Line {body.line} is not valid JSON: {body.reason} (column {body.column}).")]
     if not isinstance(body, Mapping):
         return None, [Problem("body", "Must be a JSON object.")]
     id_field = ID_FIELD[entity]
