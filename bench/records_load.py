@@ -497,7 +497,21 @@ def load_sqlite(url: str, plan: LoadPlan, env: dict[str, str]) -> LoadResult:
                       len(splitter.districts))
 
 
+def check_plan(plan: LoadPlan) -> None:
+    """Refuse, before anything is loaded, a pool so large beside the loaded students that the read
+    district (the largest) would fall wholly in it: students come district by district, the pool
+    after the loaded ones, so that district would have no record to read."""
+    districts = Synthesizer(_synth_config(plan)).districts
+    read = max(districts, key=lambda d: (d.quota, d.district_id))
+    first = sum(d.quota for d in districts[:districts.index(read)])
+    if first >= plan.students:
+        raise SystemExit(f"the ingest pool ({plan.pool:,} students) is too large beside {plan.students:,} loaded "
+                         f"students: the read district {read.district_id} would have none loaded. Load more "
+                         "students or ask for fewer ingest batches.")
+
+
 def load(url: str, plan: LoadPlan, env: dict[str, str]) -> LoadResult:
+    check_plan(plan)
     if url.startswith("postgresql"):
         return asyncio.run(load_postgres(url, plan, env))
     if url.startswith("sqlite"):
@@ -505,4 +519,4 @@ def load(url: str, plan: LoadPlan, env: dict[str, str]) -> LoadResult:
     raise SystemExit(f"unsupported database URL: {url}")
 
 
-__all__ = ["LoadPlan", "LoadResult", "build_chunk", "load", "reuse_postgres"]
+__all__ = ["LoadPlan", "LoadResult", "build_chunk", "check_plan", "load", "reuse_postgres"]

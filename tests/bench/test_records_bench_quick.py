@@ -14,6 +14,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bench.records_data import (
     SchoolYear,
     elements,
@@ -21,7 +23,14 @@ from bench.records_data import (
     state_id_for,
     student_record,
 )
-from bench.records_load import CHUNK, VERSIONS_PER_STUDENT, LoadPlan, LogChain, build_chunk
+from bench.records_load import (
+    CHUNK,
+    VERSIONS_PER_STUDENT,
+    LoadPlan,
+    LogChain,
+    build_chunk,
+    check_plan,
+)
 from bench.synth import SynthConfig
 from services.identity.state_ids import is_valid_state_id
 from services.records.validation import validate_record
@@ -133,3 +142,10 @@ def test_synthetic_records_are_valid_and_rows_consistent() -> None:
         assert prev_hash == prev
         assert digest == entry_hash(prev, seq, when, actor, action, request_id, payload)
         prev = digest
+
+
+def test_a_pool_that_would_leave_the_read_district_empty_is_refused_before_loading() -> None:
+    year, at = SchoolYear.containing(datetime(2026, 12, 5, tzinfo=UTC).date()), datetime(2026, 12, 5, tzinfo=UTC)
+    check_plan(LoadPlan(students=100_000, pool=64_000, seed=1, year=year, at=at))
+    with pytest.raises(SystemExit, match="read district .* would have none loaded"):
+        check_plan(LoadPlan(students=100_000, pool=94_000, seed=1, year=year, at=at))
