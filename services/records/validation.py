@@ -87,9 +87,16 @@ class ValidatedRecord:
 
 # --- code sets ------------------------------------------------------------------------------------
 
+@cache
+def _alpha_3(database: str) -> frozenset[str]:
+    """pycountry's alpha-3 codes, lower-cased as its lookups compare them: one set, where a
+    lookup per value was ~4% of validating a bulk write."""
+    return frozenset(entry.alpha_3.lower() for entry in getattr(pycountry, database))
+
+
 _FORMATS: dict[str, Callable[[str], bool]] = {
-    "ISO 3166-1 alpha-3": lambda v: pycountry.countries.get(alpha_3=v) is not None,
-    "ISO 639-3": lambda v: pycountry.languages.get(alpha_3=v) is not None,
+    "ISO 3166-1 alpha-3": lambda v: v.lower() in _alpha_3("countries"),
+    "ISO 639-3": lambda v: v.lower() in _alpha_3("languages"),
     "School Courses for the Exchange of Data (SCED)": lambda v: re.fullmatch(r"\d{5}", v) is not None,
     "Classification of Instructional Programs (CIP 2020)": lambda v: re.fullmatch(r"\d{2}\.\d{4}", v) is not None,
     "IPEDS UnitID": lambda v: re.fullmatch(r"\d{6}", v) is not None,
@@ -255,15 +262,6 @@ def nested_fields(entity: Entity, section: str) -> frozenset[str]:
     return frozenset(key for key, node in _compiled_tree(entity, section).items() if type(node) is dict)
 
 
-def _check_value(spec: FieldSpec, value: Any, path: str, problems: list[Problem]) -> Any:
-    """The normalised value, or None after recording a problem."""
-    checked = _compiled_check(spec)(value)
-    if type(checked) is _Bad:
-        problems.append(Problem(path, checked.message))
-        return None
-    return checked
-
-
 def _check_mapping(tree: CompiledTree, value: Any, path: str, problems: list[Problem]) -> dict[str, Any] | None:
     if type(value) is not dict and not isinstance(value, Mapping):  # (JSON gives dicts: no ABC check)
         problems.append(Problem(path, "Must be an object."))
@@ -328,7 +326,7 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
         return None, [Problem("body", "Must be a JSON object.")]
     id_field = ID_FIELD[entity]
     specs = sections(entity)
-    root_tree = _tree(entity, ROOT)
+    root_checks = _compiled_tree(entity, ROOT)
     state_id = body.get(id_field)
     if not isinstance(state_id, str) or not state_id.strip():
         problems.append(Problem(id_field, "Is required.", "required"))
@@ -346,11 +344,13 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
                 problems.append(Problem("ssn", "Must be a string."))
             record.carried_ssn = value is not None
             continue
-        if key in root_tree:
-            spec = root_tree[key]
-            if value is not None and isinstance(spec, FieldSpec):
-                checked = _check_value(spec, value, key, problems)
-                if checked is not None:
+        if key in root_checks:
+            check = root_checks[key]
+            if value is not None and type(check) is not dict:
+                checked = check(value)  # type: ignore[operator]
+                if type(checked) is _Bad:
+                    problems.append(Problem(key, checked.message))
+                else:
                     root[key] = checked
             continue
         section = specs.get(key) if key != ROOT else None

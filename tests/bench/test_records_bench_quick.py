@@ -149,3 +149,11 @@ def test_a_pool_that_would_leave_the_read_district_empty_is_refused_before_loadi
     check_plan(LoadPlan(students=100_000, pool=64_000, seed=1, year=year, at=at))
     with pytest.raises(SystemExit, match="read district .* would have none loaded"):
         check_plan(LoadPlan(students=100_000, pool=94_000, seed=1, year=year, at=at))
+
+
+def test_the_validation_bench_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.records_validation import main
+
+    main(records=60, runs=2, seed=1)
+    out = capsys.readouterr().out
+    assert out.startswith("# 60 records (") and "\nparse " in out and "us per record" in out
