@@ -111,7 +111,8 @@ def natural_key(spec: SectionSpec, element: dict[str, object]) -> str:
     """The stable key of an element: its key fields joined ("" for a single section)."""
     if spec.shape == "single":
         return ""
-    return "|".join("" if element.get(k) is None else str(element[k]) for k in spec.key)
+    # (a list, and strings as they are: this runs for every element of a bulk write)
+    return "|".join([v if type(v) is str else "" if v is None else str(v) for v in map(element.get, spec.key)])
 
 
 @cache

@@ -297,21 +297,33 @@ def _date_order(section: str) -> tuple[tuple[str, str], ...]:
     return tuple((start, end) for name, start, end in DATE_ORDER if name == section)
 
 
-def _check_order(section: str, data: dict[str, Any], path: str, problems: list[Problem]) -> None:
-    for start, end in _date_order(section):
-        if data.get(start) and data.get(end) and data[end] < data[start]:
-            problems.append(Problem(f"{path}.{end}", f"Must not be before {start}.", "date-order"))
+@dataclass(frozen=True, slots=True)
+class _SectionChecks:
+    """What checking one element of a section needs, looked up once per process."""
+
+    spec: SectionSpec
+    tree: CompiledTree
+    date_order: tuple[tuple[str, str], ...]
 
 
-def _element(spec: SectionSpec, value: Any, path: str, problems: list[Problem]) -> Element | None:
+@cache
+def _section_checks(entity: Entity) -> dict[str, _SectionChecks]:
+    return {name: _SectionChecks(spec, _compiled_tree(entity, name), _date_order(name))
+            for name, spec in sections(entity).items() if name != ROOT}
+
+
+def _element(checks: _SectionChecks, value: Any, path: str, problems: list[Problem]) -> Element | None:
     before = len(problems)
-    data = _check_mapping(_compiled_tree(spec.entity, spec.name), value, path, problems)
+    data = _check_mapping(checks.tree, value, path, problems)
     if data is None:
         return None
+    spec = checks.spec
     for name in spec.required:
         if name not in data and not any(p.field == f"{path}.{name}" for p in problems[before:]):
             problems.append(Problem(f"{path}.{name}", "Is required.", "required"))
-    _check_order(spec.name, data, path, problems)
+    for start, end in checks.date_order:
+        if data.get(start) and data.get(end) and data[end] < data[start]:
+            problems.append(Problem(f"{path}.{end}", f"Must not be before {start}.", "date-order"))
     if len(problems) > before:
         return None
     return Element(spec.name, natural_key(spec, data), data, path)
@@ -325,7 +337,7 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
     if not isinstance(body, Mapping):
         return None, [Problem("body", "Must be a JSON object.")]
     id_field = ID_FIELD[entity]
-    specs = sections(entity)
+    specs = _section_checks(entity)
     root_checks = _compiled_tree(entity, ROOT)
     state_id = body.get(id_field)
     if not isinstance(state_id, str) or not state_id.strip():
@@ -353,13 +365,13 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
                 else:
                     root[key] = checked
             continue
-        section = specs.get(key) if key != ROOT else None
+        section = specs.get(key)  # (not the root: its fields are checked above)
         if section is None:
             problems.append(Problem(key, "Unknown field: not in the data dictionary.", "unknown-field"))
             continue
         if value is None:
             continue
-        if section.shape == "single":
+        if section.spec.shape == "single":
             element = _element(section, value, key, problems)
             if element is not None and element.data:
                 record.elements.append(element)

@@ -39,3 +39,25 @@ def test_top_level_fields_are_checked_and_normalised() -> None:
     assert record is None
     assert [(p.field, p.message) for p in problems] == [("local_student_id", "Must be a non-empty string."),
                                                         ("medicaid_id", "Must be a non-empty string.")]
+
+
+def _enrollment(**fields: object) -> dict[str, object]:
+    return {"school_year": "2026-2027", "district_id": "1001", "school_id": "1001-01", "grade_level": "07",
+            "entry_date": "2026-08-20", **fields}
+
+
+def test_list_elements_are_keyed_and_checked_for_order_requirements_and_repeats() -> None:
+    record, problems = validate_record("student", {
+        "state_student_id": STUDENT, "demographics": _demographics(),
+        "enrollment": [_enrollment(), _enrollment(school_id="1001-02", entry_date="2025-08-20")]})
+    assert problems == [] and record is not None
+    assert [e.key for e in record.elements if e.section == "enrollment"] == ["1001-01|2026-08-20",
+                                                                            "1001-02|2025-08-20"]
+    record, problems = validate_record("student", {
+        "state_student_id": STUDENT, "demographics": _demographics(),
+        "enrollment": [_enrollment(), _enrollment(school_id="1001-02", exit_date="2026-08-01"),
+                       {**_enrollment(school_id="1001-03"), "grade_level": None}, _enrollment()]})
+    assert record is None
+    assert [(p.field, p.code) for p in problems] == [("enrollment[1].exit_date", "date-order"),
+                                                     ("enrollment[2].grade_level", "required"),
+                                                     ("enrollment[3]", "duplicate-key")]
