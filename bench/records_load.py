@@ -54,6 +54,7 @@ from bench.records_data import (
     submission_id_for,
 )
 from bench.synth import SynthConfig, Synthesizer
+from bench.synth.generator import District
 from shared.audit import GENESIS, entry_hash
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
@@ -181,9 +182,13 @@ def _synth_config(plan: LoadPlan) -> SynthConfig:
     return SynthConfig(students=plan.students + plan.pool, seed=plan.seed, school_year=plan.year.fall)
 
 
+def _largest(districts: list[District]) -> District:
+    return max(districts, key=lambda d: (d.quota, d.district_id))
+
+
 def largest_district(config: SynthConfig) -> str:
     """The district with the most students (the generator plans every district's size first)."""
-    return max(Synthesizer(config).districts, key=lambda d: (d.quota, d.district_id)).district_id
+    return _largest(Synthesizer(config).districts).district_id
 
 
 class Splitter:
@@ -502,7 +507,7 @@ def check_plan(plan: LoadPlan) -> None:
     district (the largest) would fall wholly in it: students come district by district, the pool
     after the loaded ones, so that district would have no record to read."""
     districts = Synthesizer(_synth_config(plan)).districts
-    read = max(districts, key=lambda d: (d.quota, d.district_id))
+    read = _largest(districts)
     first = sum(d.quota for d in districts[:districts.index(read)])
     if first >= plan.students:
         raise SystemExit(f"the ingest pool ({plan.pool:,} students) is too large beside {plan.students:,} loaded "
