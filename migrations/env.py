@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 import services.models  # noqa: F401  (registers every service's tables on the metadata)
 from shared.db import Base, create_engine
+from shared.migrate import include_object
 from shared.settings import get_settings
 
 config = context.config
@@ -28,6 +29,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

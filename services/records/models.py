@@ -55,6 +55,7 @@ class RecordItem(Base):
     __tablename__ = "records_item"
     __table_args__ = (
         UniqueConstraint("entity", "state_id", "section", "item_key"),
+        # On PostgreSQL triggers check this per statement instead of per row (migration d7e8f9a0b1c2).
         ForeignKeyConstraint(["entity", "state_id"], ["records_subject.entity", "records_subject.state_id"]),
     )
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 import services.models  # noqa: F401
 from shared.db import Base, create_engine
-from shared.migrate import downgrade, upgrade
+from shared.migrate import downgrade, include_object, upgrade
 from tests.helpers import recreate_postgres_database
 
 
@@ -33,7 +33,8 @@ async def _schema_state(url: str) -> tuple[list[str], list[tuple]]:
     async with engine.connect() as connection:
         def inspect_sync(sync_conn):
             tables = sorted(inspect(sync_conn).get_table_names())
-            diff = compare_metadata(MigrationContext.configure(sync_conn), Base.metadata)
+            context = MigrationContext.configure(sync_conn, opts={"include_object": include_object(sync_conn.dialect.name)})
+            diff = compare_metadata(context, Base.metadata)
             return tables, diff
         tables, diff = await connection.run_sync(inspect_sync)
     await engine.dispose()
