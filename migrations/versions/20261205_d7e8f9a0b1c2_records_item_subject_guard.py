@@ -7,8 +7,9 @@ Create Date: 2026-12-05 10:40:00
 `records_item (entity, state_id)` referenced `records_subject` through a foreign key. PostgreSQL 15
 checks a foreign key with one query per inserted row (an AFTER ROW trigger running its query
 through SPI, executor start and end each time). A bulk write inserts ~9,000 elements for ~1,000
-subjects, and that check was two thirds of the items' insert and a third of PostgreSQL's CPU per
-record ingested (0.38 against 0.26 ms per record with the check off, bench.records, two pairs).
+subjects, and that check was two thirds of the items' insert and a quarter to a third of
+PostgreSQL's CPU per record ingested (bench.records, two pairs with the check on and off: 0.38
+and 0.35 against 0.28 and 0.26 ms per record).
 
 The same rule, enforced per statement: after an insert, one query takes the subjects of the
 inserted elements (each once) with the lock the foreign key takes (`FOR KEY SHARE`), and refuses
