@@ -46,6 +46,7 @@ from services.records.service import (
 from services.records.validation import UnparsableRow
 from services.records.volume import ReadVolume
 from shared.audit import StagedChainer, StagedLogBatcher, append_many, chain_staged
+from shared.collector import young_collections_deferred
 from shared.deps import ClearedPrincipal, CurrentPrincipal, DbSession, State, request_session
 from shared.errors import Forbidden, NotFound, UnprocessableContent, problem_response
 from shared.policy.access import project, visible_fields, visible_staff_fields
@@ -181,11 +182,12 @@ async def _write_bulk(entity: Entity, request: Request, session: DbSession, stat
     replayed = await replay(session, principal.subject, idempotency_key, digest)
     if replayed is not None:
         return replayed
-    rows = _parse_rows(raw, request.headers.get("content-type", ""), state.settings.records_bulk_max_rows)
-    writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""),
-                          chainer=_chainer(state))
-    district = writer.submitting_district(district_id)
-    submission, outcomes = await writer.submit(entity, rows, district)
+    with young_collections_deferred():  # its objects live until it answers (shared/collector.py)
+        rows = _parse_rows(raw, request.headers.get("content-type", ""), state.settings.records_bulk_max_rows)
+        writer = RecordWriter(session, _directory(state), principal, request.headers.get("authorization", ""),
+                              chainer=_chainer(state))
+        district = writer.submitting_district(district_id)
+        submission, outcomes = await writer.submit(entity, rows, district)
     payload = {"submission_id": submission.id, "rows": submission.rows, "accepted": submission.accepted,
                "rejected": submission.rejected,
                "results": [o.as_dict(ID_FIELD[entity]) for o in outcomes]}
