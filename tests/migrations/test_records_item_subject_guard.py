@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from services.records.models import RecordItem, RecordSubject
+from services.records.repository import RecordsRepository
 from shared.db import utcnow
 from shared.state import Database
 
@@ -181,3 +182,32 @@ async def test_a_copy_of_elements_is_checked_too(engine: AsyncEngine) -> None:
                 await raw.copy_records_to_table("records_item", records=records("b", held, missing), columns=columns)
         assert getattr(refused.value, "sqlstate", None) == "23503"
         assert await raw.fetchval("SELECT count(*) FROM records_item WHERE state_id = $1", held) == 2
+
+
+async def test_a_bulk_requests_elements_are_checked_without_a_temporary_file(db: Database) -> None:
+    """The check reads a statement's elements from its transition table, which PostgreSQL keeps in
+    memory up to `work_mem` and writes to a temporary file past it. A bulk request's ~9,000
+    elements (~4.5 MB) did, until the write path raised `work_mem` for its transaction
+    (`RecordsRepository.store_items_from_versions`)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite checks elements with its foreign key")
+    held = _state_id()
+    insert_elements = text(
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) INSERT INTO records_item (id, entity, state_id, section, item_key, "
+        "district_id, data, version, change_version, recorded_at, recorded_by) "
+        "SELECT gen_random_uuid()::text, 'student', :sid, 'assessments', :batch || g, '1001', CAST(:data AS jsonb), "
+        "1, 1, now(), 'test' FROM generate_series(1, 9000) AS g")
+    data = orjson.dumps({"subject": "mathematics", "note": "x" * 600}).decode()  # a bulk element's size
+
+    async def temp_blocks_written(session: AsyncSession, batch: str) -> int:
+        (plan,) = await session.scalar(insert_elements, {"sid": held, "batch": batch, "data": data})
+        return plan["Plan"]["Temp Written Blocks"]
+
+    async with db.sessionmaker() as session:
+        await session.execute(insert(SUBJECTS), [_subject(held)])
+        async with session.begin_nested() as before:
+            assert await temp_blocks_written(session, "a") > 0  # at the server's default
+            await before.rollback()
+        far = 10**15  # version ids no test writes: the statements themselves insert nothing
+        await RecordsRepository(session).store_items_from_versions(list(range(far, far + 9000)), [])
+        assert await temp_blocks_written(session, "b") == 0
