@@ -380,12 +380,13 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
             problems.append(Problem(key, "Must be a list of objects."))
             continue
         for i, item in enumerate(value):
-            element = _element(section, item, f"{key}[{i}]", problems)
+            path = f"{key}[{i}]"
+            element = _element(section, item, path, problems)
             if element is None:
                 continue
-            where = seen_keys.setdefault((key, element.key), f"{key}[{i}]")
-            if where != f"{key}[{i}]":
-                problems.append(Problem(f"{key}[{i}]", f"Repeats the natural key of {where}.", "duplicate-key"))
+            where = seen_keys.setdefault((key, element.key), path)
+            if where is not path:  # (not this element's own path: an earlier one holds the key)
+                problems.append(Problem(path, f"Repeats the natural key of {where}.", "duplicate-key"))
                 continue
             record.elements.append(element)
     if root:
