@@ -15,10 +15,10 @@ The same rule, enforced per statement: after an insert, one query takes the subj
 inserted elements (each once) with the lock the foreign key takes (`FOR KEY SHARE`), and refuses
 the statement if any is missing, with the foreign key's error code (23503) and name. An element
 moved to another subject is checked per row, as is a subject deleted or re-keyed while elements
-name it (no code path does either; the guard stays). The locks make the check hold against
-concurrent writers as the foreign key's do: a subject being deleted makes the insert wait, then
-fail; a subject locked by an insert makes the delete wait, then fail (its check then sees the
-committed elements: READ COMMITTED, as the services run). Not covered: TRUNCATE of
+name it (no code path deletes or re-keys a subject; the guard stays). The locks make the check
+hold against concurrent writers as the foreign key's do: a subject being deleted makes the
+insert wait, then fail; a subject locked by an insert makes the delete wait, then fail (its check
+then sees the committed elements: READ COMMITTED, as the services run). Not covered: TRUNCATE of
 `records_subject` alone (a foreign key refuses it).
 
 SQLite keeps the foreign key: it checks a row in a B-tree probe, and has one writer at a time.
