@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import os
 import uuid
 import weakref
@@ -112,8 +113,17 @@ async def copy_rows(session: AsyncSession, table: Any, rows: list[dict[str, Any]
             text = cache[id(value)] = json.dumps(value)
         return text
 
-    records = [tuple(as_json(r[c]) if c in json_columns and r[c] is not None else r[c] for c in columns)
-               for r in rows]
+    # Each row's values in C (itemgetter), JSON encoded after: a generator per row was ~1% of a
+    # bulk write's CPU (its log entries and enrollments).
+    values = operator.itemgetter(*columns) if len(columns) > 1 else lambda r: (r[columns[0]],)
+    json_at = [i for i, c in enumerate(columns) if c in json_columns]
+    records: list[Any] = [values(r) for r in rows]
+    if json_at:
+        records = [list(record) for record in records]
+        for record in records:
+            for i in json_at:
+                if record[i] is not None:
+                    record[i] = as_json(record[i])
     await session.flush()
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection

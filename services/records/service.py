@@ -283,7 +283,7 @@ class RecordWriter:
         by_key = {(i.state_id, i.section, i.item_key): i for items in current.values() for i in items}
         fresh_ids = iter(_item_ids(sum(len(r.elements) for _, r in ready)))
         diff = _Diff(current=current)
-        role = self.principal.role
+        role, submission_id = self.principal.role, submission.id  # (an ORM attribute: read once)
         for row, record in ready:
             state_id = record.state_id
             if refused := success_plan_problems(record, current.get(state_id, ())):  # needs the stored grade
@@ -333,7 +333,7 @@ class RecordWriter:
             diff.rows[row] = (state_id, changes, {
                 "action": "write", "index_columns": {"state_id": state_id},
                 "payload": {"entity": entity, "state_id": state_id, "role": role,
-                            "district_id": district_id, "submission_id": submission.id,
+                            "district_id": district_id, "submission_id": submission_id,
                             "sections": sorted(changed_sections), "fields": sorted(fields_written),
                             "ssn_received": record.carried_ssn}})
         return diff
