@@ -688,7 +688,10 @@ def main(argv: list[str] | None = None) -> int:
     report["failures"] = failures
     report["targets"] = {
         "reads_ratio_at_least": 1 / 3,
-        "reads_ratio_met": report["reads"]["ratio"] >= 1 / 3 if "reads" in report else None,
+        # Both halves of the target (a third of bare and over 2,000/s), and only under wrk: the
+        # Python load generator saturates before either server (None: not judged).
+        "reads_ratio_met": (report["reads"]["ratio"] >= 1 / 3 and report["reads"]["slds"]["reads_per_second"] > 2000
+                            if "reads" in report and tool == "wrk" else None),
         "ingest_records_per_second_at_least": 5000,
         "ingest_met": (max(v["records_per_second"] for k, v in report["ingest"].items()
                            if k.startswith("concurrency_")) >= 5000) if not args.reads_only else None,
@@ -727,8 +730,9 @@ def print_report(report: dict[str, Any], loaded: LoadResult) -> None:
               f"{bare['p95_ms']:.1f} | 1.00x |")
         print(f"| GET /records/v1/students/{{id}} (superintendent, projected, access-logged) | "
               f"{slds['reads_per_second']:,.0f} | {slds['p50_ms']:.1f} | {slds['p95_ms']:.1f} | {reads['ratio']:.2f}x |")
-        print(f"\nreads: {slds['requests']:,} requests, {slds['failures']} not 200; target >= 0.33x of bare: "
-              f"{'met' if report['targets']['reads_ratio_met'] else 'NOT met'}")
+        met = report["targets"]["reads_ratio_met"]
+        print(f"\nreads: {slds['requests']:,} requests, {slds['failures']} not 200; target >= 0.33x of bare and "
+              f"> 2,000/s: {'not judged (Python load generator; install wrk)' if met is None else 'met' if met else 'NOT met'}")
         if "log_unchained_after" in reads:
             print(f"access log: staged read entries left unchained {reads['log_fold_seconds']:.1f} s after the reads: "
                   f"{reads['log_unchained_after']}")
