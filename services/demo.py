@@ -124,6 +124,6 @@ def _instructions(credentials: dict[str, Any], *, again: bool) -> str:
                   f"  e.g. state IDs {', '.join(students['sample_ids'])} (demo.parent sees the first)"]
     admin = credentials["users"]["demo.admin"]["password"]
     lines += ["", "Get a token:",
-              "  curl -s -d grant_type=password -d username=demo.admin "
-              f"-d password='{admin}' http://127.0.0.1:8000/identity/v1/oauth/token"]
+              ("  curl -s -d grant_type=password -d username=demo.admin "
+               f"-d password='{admin}' http://127.0.0.1:8000/identity/v1/oauth/token")]
     return "\n".join(lines)

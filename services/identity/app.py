@@ -10,14 +10,13 @@ import httpx
 from fastapi import FastAPI
 
 from services.identity.batch import BatchProcessor
-
 from services.identity.clearance_endpoints import clearance
 from services.identity.endpoints import accounts, oauth
 from services.identity.person_endpoints import reviews, students
 from services.identity.verification import local_verifier
 from shared.app import create_service_app
-from shared.state import Database
 from shared.settings import Settings
+from shared.state import Database
 
 
 def create_app(

@@ -13,7 +13,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.identity import clearance, second_factor
-from services.identity.models import ClientApp, IssuedClientToken, RevokedToken, SigningKey, UserAccount
+from services.identity.models import (
+    ClientApp,
+    IssuedClientToken,
+    RevokedToken,
+    SigningKey,
+    UserAccount,
+)
 from services.identity.repository import AccountRepository, KeyRepository, RevokedTokenRepository
 from shared.db import utcnow
 from shared.errors import Conflict, NotFound, UnprocessableContent

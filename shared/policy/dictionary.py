@@ -13,7 +13,6 @@ unique within an entity ("student" or "staff").
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from functools import cache
 from pathlib import Path
