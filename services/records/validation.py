@@ -385,7 +385,7 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
             if element is None:
                 continue
             where = seen_keys.setdefault((key, element.key), path)
-            if where is not path:  # (not this element's own path: an earlier one holds the key)
+            if where != path:  # an earlier element holds this key
                 problems.append(Problem(path, f"Repeats the natural key of {where}.", "duplicate-key"))
                 continue
             record.elements.append(element)
