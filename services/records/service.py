@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import orjson
@@ -193,8 +194,7 @@ class RecordWriter:
         """A school the organisation directory knows must belong to the district an enrollment or a
         staff assignment names, whoever submits; a school it does not know is accepted (the
         directory may lag behind a district's SIS)."""
-        named = [(i, e) for i, r in accepted for e in r.elements
-                 if e.section in ("enrollment", "assignments") and e.data.get("school_id") and e.data.get("district_id")]
+        named = [(i, e) for i, r in accepted for e in r.placements if e.data.get("school_id") and e.data.get("district_id")]
         known = await directory_parents(self.session, {e.data["school_id"] for _, e in named}) if named else {}
         refused: dict[int, list[Problem]] = {}
         for i, element in named:
@@ -213,14 +213,13 @@ class RecordWriter:
     def _check_row(self, record: ValidatedRecord, district_id: str | None) -> tuple[int, list[Problem]] | None:
         if self.principal.role in STATE_WRITERS:
             return None
-        specs = sections(record.entity)
+        state_only = _state_only_sections(record.entity)
         problems = [Problem(e.section, "Is written by state data staff only.", "state-only")
-                    for e in record.elements if specs[e.section].state_only]
+                    for e in record.elements if e.section in state_only]
         if problems:
             return 403, problems
         problems = [Problem(f"{e.path}.district_id", "Must be the submitting district.", "other-district")
-                    for e in record.elements
-                    if e.section in ("enrollment", "assignments") and e.data.get("district_id") != district_id]
+                    for e in record.placements if e.data.get("district_id") != district_id]
         if record.district_id is not None and record.district_id != district_id:
             problems.append(Problem("district_id", "Must be the submitting district.", "other-district"))
         return (403, problems) if problems else None
@@ -280,42 +279,53 @@ class RecordWriter:
         """The changes the rows make to these subjects and items (updated in place), the rows'
         outcomes and log entries: everything but the change versions."""
         encode = self.session.bind.dialect.name == "postgresql"  # JSON text for COPY
-        by_key = {(i.state_id, i.section, i.item_key): i for items in current.values() for i in items}
+        dumps = orjson.dumps
         fresh_ids = iter(_item_ids(sum(len(r.elements) for _, r in ready)))
         diff = _Diff(current=current)
+        created, updated = diff.created, diff.updated
+        # A subject's stored items by (section, key), built the first time one of its rows needs
+        # them: a new student (most of a bulk file) has none to look up.
+        keyed: dict[str, dict[tuple[str, str], ItemRow]] = {}
         role, submission_id = self.principal.role, submission.id  # (an ORM attribute: read once)
         for row, record in ready:
             state_id = record.state_id
-            if refused := success_plan_problems(record, current.get(state_id, ())):  # needs the stored grade
+            items = current.get(state_id)
+            if refused := success_plan_problems(record, items or ()):  # needs the stored grade
                 outcomes[row].status, outcomes[row].http_status = "rejected", 422
                 outcomes[row].errors = [p.as_dict() for p in refused]
                 continue
             subject = subjects[state_id]
             was_new = subject.version == 0
-            changes: list[_Change] = []
+            if items:
+                by_key = keyed.get(state_id)
+                if by_key is None:
+                    by_key = keyed[state_id] = {(i.section, i.item_key): i for i in items}
+            else:
+                by_key = None  # nothing stored: every element is new (a record names each key once)
+                items = current[state_id] = []
+            changes: list[Change] = []
             changed_sections: set[str] = set()
-            fields_written: set[str] = set()
+            shapes: list[tuple[str, ...]] = []  # each changed element's field names
             for element in record.elements:
-                key = (state_id, element.section, element.key)
-                item = by_key.get(key)
-                data = element.data
-                if item is not None and item.data == data:
-                    continue
+                section, data = element.section, element.data
+                item = None if by_key is None else by_key.get((section, element.key))
                 if item is None:
-                    item = ItemRow(next(fresh_ids), state_id, element.section, element.key, data, 1, 0)
-                    diff.created[item.id] = item
-                    current.setdefault(state_id, []).append(item)
-                    by_key[key] = item
+                    item = ItemRow(next(fresh_ids), state_id, section, element.key, data, 1, 0)
+                    created[item.id] = item
+                    items.append(item)
+                    if by_key is not None:
+                        by_key[section, element.key] = item
                     operation = "create"
+                elif item.data == data:
+                    continue
                 else:
                     item.data, item.version = data, item.version + 1
-                    if item.id not in diff.created:
-                        diff.updated[item.id] = item
+                    if item.id not in created:
+                        updated[item.id] = item
                     operation = "update"
-                text = orjson.dumps(data).decode() if encode else None
-                changes.append(_Change(item, operation, item.version, data, text))
-                changed_sections.add(element.section)
-                fields_written.update(_written_names(entity, element.section, data))
+                changes.append((item, operation, item.version, data, dumps(data).decode() if encode else None))
+                changed_sections.add(section)
+                shapes.append(_written_names(entity, section, data))
             outcome = outcomes[row]
             if not changed_sections:
                 outcome.status, outcome.version = "unchanged", subject.version
@@ -334,7 +344,7 @@ class RecordWriter:
                 "action": "write", "index_columns": {"state_id": state_id},
                 "payload": {"entity": entity, "state_id": state_id, "role": role,
                             "district_id": district_id, "submission_id": submission_id,
-                            "sections": sorted(changed_sections), "fields": sorted(fields_written),
+                            "sections": sorted(changed_sections), "fields": _fields_written(shapes),
                             "ssn_received": record.carried_ssn}})
         return diff
 
@@ -351,17 +361,19 @@ class RecordWriter:
             if postgres:  # each row's tuple built once, in COPY's column order (9,000 a bulk request)
                 ids = await self.repo.next_version_ids(len(changes))  # after this writer's change floor
                 await self.repo.copy_records(RecordItemVersion.__table__, ("id", *VERSION_COLUMNS), [
-                    (i, c.item.id, entity, c.item.state_id, c.item.section, c.item.item_key, c.version, c.operation,
-                     c.text, district_id, now, actor, submission_id) for i, c in zip(ids, changes, strict=True)])
+                    (i, item.id, entity, item.state_id, item.section, item.item_key, version, operation, text,
+                     district_id, now, actor, submission_id)
+                    for i, (item, operation, version, _, text) in zip(ids, changes, strict=True)])
             else:
                 ids = (await self.session.execute(
                     insert(RecordItemVersion).returning(RecordItemVersion.id, sort_by_parameter_order=True),
-                    [dict(zip(VERSION_COLUMNS, (c.item.id, entity, c.item.state_id, c.item.section, c.item.item_key,
-                                                c.version, c.operation, c.data, district_id, now, actor,
-                                                submission_id), strict=True)) for c in changes])).scalars().all()
-            for c, change_version in zip(changes, ids, strict=True):
-                c.item.change_version = max(c.item.change_version, change_version)
-                subject = diff.subjects[c.item.state_id]
+                    [dict(zip(VERSION_COLUMNS, (item.id, entity, item.state_id, item.section, item.item_key,
+                                                version, operation, data, district_id, now, actor,
+                                                submission_id), strict=True))
+                     for item, operation, version, data, _ in changes])).scalars().all()
+            for (item, _, _, _, _), change_version in zip(changes, ids, strict=True):
+                item.change_version = max(item.change_version, change_version)
+                subject = diff.subjects[item.state_id]
                 subject.change_version = max(subject.change_version, change_version)
             if postgres:
                 await self.repo.store_items_from_versions([i.change_version for i in diff.created.values()],
@@ -420,15 +432,10 @@ VERSION_COLUMNS = ("item_id", "entity", "state_id", "section", "item_key", "vers
                    "district_id", "recorded_at", "recorded_by", "submission_id")
 
 
-@dataclass(slots=True)
-class _Change:
-    """One element's new value: a version to write."""
-
-    item: ItemRow
-    operation: str  # create | update
-    version: int  # the item's version this change makes
-    data: dict[str, Any]
-    text: str | None  # `data` as JSON (PostgreSQL's COPY)
+# One element's new value, a version to write: (item, operation "create" | "update", the item's
+# version it makes, data, data as JSON text for PostgreSQL's COPY or None). A tuple, not a class:
+# a bulk request makes ~9,000 and a class's constructor cost as much as the rest of their step.
+Change = tuple[ItemRow, str, int, dict[str, Any], str | None]
 
 
 @dataclass(slots=True)
@@ -436,7 +443,7 @@ class _Diff:
     """What a submission changes, worked out before the records log lock."""
 
     current: dict[str, list[ItemRow]]  # the subjects' items as they will be
-    rows: dict[int, tuple[str, list[_Change], dict[str, Any]]] = field(default_factory=dict)  # changed rows: log entry
+    rows: dict[int, tuple[str, list[Change], dict[str, Any]]] = field(default_factory=dict)  # changed rows: log entry
     created: dict[str, ItemRow] = field(default_factory=dict)
     updated: dict[str, ItemRow] = field(default_factory=dict)
     subjects: dict[str, SubjectRow] = field(default_factory=dict)  # changed
@@ -469,6 +476,28 @@ class _Diff:
 # so the combinations are few; the bound keeps a stream of odd ones from growing it for ever.
 _WRITTEN_NAMES: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
 _WRITTEN_NAMES_MAX = 65_536
+
+
+# The sorted field names a row's changed elements write, by their shapes (`_written_names`, in
+# order): records of a bulk file repeat a few combinations, and merging and sorting ~40 names
+# per row was a tenth of working out the changes.
+_FIELDS_WRITTEN: dict[tuple[tuple[str, ...], ...], tuple[str, ...]] = {}
+_FIELDS_WRITTEN_MAX = 4_096
+
+
+def _fields_written(shapes: list[tuple[str, ...]]) -> list[str]:
+    key = tuple(shapes)
+    fields = _FIELDS_WRITTEN.get(key)
+    if fields is None:
+        fields = tuple(sorted(set().union(*shapes)))
+        if len(_FIELDS_WRITTEN) < _FIELDS_WRITTEN_MAX:
+            _FIELDS_WRITTEN[key] = fields
+    return list(fields)
+
+
+@cache
+def _state_only_sections(entity: Entity) -> frozenset[str]:
+    return frozenset(name for name, spec in sections(entity).items() if spec.state_only)
 
 
 def _written_names(entity: Entity, section: str, data: dict[str, Any]) -> tuple[str, ...]:

@@ -73,6 +73,11 @@ class UnparsableRow:
     column: int
 
 
+# Sections whose elements name a school and its district (a student's enrollment, a staff
+# member's assignment): who may write them, and whether the school is the district's, is checked.
+PLACEMENT_SECTIONS = frozenset({"enrollment", "assignments"})
+
+
 @dataclass(slots=True)
 class ValidatedRecord:
     entity: Entity
@@ -80,6 +85,9 @@ class ValidatedRecord:
     district_id: str | None
     elements: list[Element] = field(default_factory=list)
     carried_ssn: bool = False  # accepted on input, never stored here (identity keeps its hash)
+    # The elements that place the subject in a school and district (`PLACEMENT_SECTIONS`), also
+    # in `elements`: the checks of who may write them read these without a pass over the rest.
+    placements: list[Element] = field(default_factory=list)
 
     def sections(self) -> set[str]:
         return {e.section for e in self.elements}
@@ -371,10 +379,13 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
             continue
         if value is None:
             continue
+        placement = key in PLACEMENT_SECTIONS
         if section.spec.shape == "single":
             element = _element(section, value, key, problems)
             if element is not None and element.data:
                 record.elements.append(element)
+                if placement:
+                    record.placements.append(element)
             continue
         if not isinstance(value, list):
             problems.append(Problem(key, "Must be a list of objects."))
@@ -389,6 +400,8 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
                 problems.append(Problem(path, f"Repeats the natural key of {where}.", "duplicate-key"))
                 continue
             record.elements.append(element)
+            if placement:
+                record.placements.append(element)
     if root:
         record.elements.insert(0, Element(ROOT, "", root, ""))
     if problems:

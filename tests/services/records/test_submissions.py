@@ -221,6 +221,29 @@ async def test_ssn_is_accepted_but_never_returned_or_logged(world: World, caplog
     assert entry["payload"]["ssn_received"] is True and "ssn" not in entry["payload"]["fields"]
 
 
+async def test_each_write_entry_names_the_fields_its_row_changed(world: World) -> None:
+    """Rows of one bulk request with the same shapes, another shape, and a later row that changes one
+    element: each log entry names exactly the fields its own row wrote, sorted."""
+    a, b, c = world.students
+    plain = sorted(["local_student_id", "demographics.first_name", "demographics.last_name",
+                    "demographics.birth_date", "demographics.sex", "enrollment.district_id",
+                    "enrollment.school_id", "enrollment.entry_date", "enrollment.entry_type", "enrollment.school_year",
+                    "enrollment.grade_level"])
+    with_programs = {**basic_record(c), "programs": {"english_learner": True}}
+    rows = [basic_record(a), basic_record(b), with_programs, {**basic_record(a), "demographics": {
+        "first_name": "Ana", "last_name": "Lopez-Diaz", "birth_date": "2014-03-09", "sex": "F"}}]
+    response = await world.client.post(f"{STUDENTS}/bulk", headers=world.sis, json=rows)
+    assert response.status_code == 200 and response.json()["accepted"] == 4
+    fields = {}
+    for sid in (a, b, c):
+        log = await world.client.get("/records/v1/access-log", headers=world.steward, params={"state_id": sid})
+        fields[sid] = [e["payload"]["fields"] for e in log.json()["entries"] if e["action"] == "write"]
+    assert fields[b] == [plain]
+    assert fields[c] == [sorted([*plain, "programs.english_learner"])]
+    # a's second row changed only its demographics: that entry names those fields alone
+    assert sorted(fields[a]) == sorted([plain, [n for n in plain if n.startswith("demographics.")]])
+
+
 async def test_change_feed_tells_only_what_the_caller_reaches(world: World, client: httpx.AsyncClient) -> None:
     for sid in world.students[:2]:
         assert (await world.submit(basic_record(sid))).status_code == 201
