@@ -85,9 +85,11 @@ class ValidatedRecord:
     district_id: str | None
     elements: list[Element] = field(default_factory=list)
     carried_ssn: bool = False  # accepted on input, never stored here (identity keeps its hash)
-    # The elements that place the subject in a school and district (`PLACEMENT_SECTIONS`), also
-    # in `elements`: the checks of who may write them read these without a pass over the rest.
+    # Elements also in `elements` that later rules read without a pass over the rest: those that
+    # place the subject in a school and district (`PLACEMENT_SECTIONS`: who may write them, is
+    # the school the district's) and student success plans (the grade rule).
     placements: list[Element] = field(default_factory=list)
+    plans: list[Element] = field(default_factory=list)
 
     def sections(self) -> set[str]:
         return {e.section for e in self.elements}
@@ -379,13 +381,13 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
             continue
         if value is None:
             continue
-        placement = key in PLACEMENT_SECTIONS
+        kept = record.placements if key in PLACEMENT_SECTIONS else record.plans if key == PLAN_SECTION else None
         if section.spec.shape == "single":
             element = _element(section, value, key, problems)
             if element is not None and element.data:
                 record.elements.append(element)
-                if placement:
-                    record.placements.append(element)
+                if kept is not None:
+                    kept.append(element)
             continue
         if not isinstance(value, list):
             problems.append(Problem(key, "Must be a list of objects."))
@@ -400,8 +402,8 @@ def validate_record(entity: Entity, body: Any) -> tuple[ValidatedRecord | None, 
                 problems.append(Problem(path, f"Repeats the natural key of {where}.", "duplicate-key"))
                 continue
             record.elements.append(element)
-            if placement:
-                record.placements.append(element)
+            if kept is not None:
+                kept.append(element)
     if root:
         record.elements.insert(0, Element(ROOT, "", root, ""))
     if problems:
@@ -429,11 +431,11 @@ def success_plan_problems(record: ValidatedRecord, stored: Iterable[Any] = (), *
     elements (`stored`: items with `section`, `item_key` and `data`, e.g. the service's `ItemRow`s),
     with those the submission carries replacing the ones of the same natural key. So a district may
     send the plan alone, or with the enrollment that puts the student in grade 6."""
-    plans = [e for e in record.elements if e.section == PLAN_SECTION]
+    plans = record.plans
     if record.entity != "student" or not plans:
         return []
     enrollments = {item.item_key: item.data for item in stored if item.section == "enrollment"}
-    enrollments.update({e.key: e.data for e in record.elements if e.section == "enrollment"})
+    enrollments.update({e.key: e.data for e in record.placements if e.section == "enrollment"})
     if _grade_now(enrollments.values(), today or datetime.now(UTC).date()) in PLAN_GRADES:
         return []
     return [Problem(plans[0].path, "Is kept only for a student whose current enrollment is in grades 6 to 12.",
