@@ -154,8 +154,13 @@ def test_a_pool_that_would_leave_the_read_district_empty_is_refused_before_loadi
 
 
 def test_the_validation_bench_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
     from bench.records_validation import main
 
-    main(records=60, runs=2, seed=1)
+    before = gc.get_threshold()
+    main(records=60, runs=2, seed=1, bulk_gc=True)
     out = capsys.readouterr().out
-    assert out.startswith("# 60 records (") and "\nparse " in out and "us per record" in out
+    assert out.startswith("# 60 records (") and "a bulk write's" in out and "\nparse " in out
+    assert "\nvalidate " in out and "\ndiff " in out and out.count("us per record") == 2
+    assert gc.get_threshold() == before  # the bulk write's collector setting ends with the runs
