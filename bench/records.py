@@ -540,8 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--ingest-batches", type=int, default=24,
-                        help="batches per ingest round and level (24: six waves at 4 in flight; with 8, the last "
-                             "wave's stragglers left slots idle for a tenth of a round)")
+                        help="batches per ingest round and level (24: six waves at 4 in flight; with 8, two "
+                             "waves, and slots sat idle while the last wave's stragglers finished)")
     parser.add_argument("--ingest-warmup-batches", type=int, default=None,
                         help="unmeasured batches first, two in flight (default two per worker; --quick: 1)")
     parser.add_argument("--ingest-concurrency", type=int, nargs="+", default=None, help="default 1 2 4")
