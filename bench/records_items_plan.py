@@ -59,7 +59,7 @@ async def main(url: str, rows: int, picked: int) -> None:
             "INSERT INTO pg_temp.bench_versions (id, item_id, entity, state_id, section, item_key, version, "
             "operation, data, district_id, recorded_at, recorded_by, submission_id) "
             "SELECT g, gen_random_uuid()::text, 'student', lpad(g::text, 10, '0'), 'assessments', g::text, 1, "
-            "'create', jsonb_build_object('test', 'MATH', 'score', g % 500), 'D001', now(), 'bench', NULL "
+            "'create', json_build_object('test', 'MATH', 'score', g % 500), 'D001', now(), 'bench', NULL "
             "FROM generate_series(1, $1) AS g", rows)
         await connection.execute("ANALYZE pg_temp.bench_versions")
         ids = list(range(rows - picked + 1, rows + 1))

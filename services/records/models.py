@@ -30,6 +30,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.audit import ChainedLogMixin
 from shared.db import Base, TimestampMixin, new_uuid, utcnow
 
+# An element's data is stored as the JSON text written (PostgreSQL `json`, not `jsonb`): nothing
+# queries inside it, every read hands it back as text, and `json` is only checked on the way in
+# where `jsonb` is parsed into a tree, then printed again on every read (migration e8f9a0b1c2d3).
+ElementData = JSON()
 Document = JSON().with_variant(JSONB(), "postgresql")
 ChangeVersion = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
 
@@ -65,7 +69,7 @@ class RecordItem(Base):
     section: Mapped[str] = mapped_column(String(40))
     item_key: Mapped[str] = mapped_column(String(400))
     district_id: Mapped[str | None] = mapped_column(String(16))  # who last wrote it
-    data: Mapped[dict[str, Any]] = mapped_column(Document)
+    data: Mapped[dict[str, Any]] = mapped_column(ElementData)
     version: Mapped[int] = mapped_column(default=1)
     change_version: Mapped[int] = mapped_column(ChangeVersion)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -88,7 +92,7 @@ class RecordItemVersion(Base):
     item_key: Mapped[str] = mapped_column(String(400))
     version: Mapped[int]
     operation: Mapped[str] = mapped_column(String(16))  # create | update | delete
-    data: Mapped[dict[str, Any] | None] = mapped_column(Document)
+    data: Mapped[dict[str, Any] | None] = mapped_column(ElementData)
     district_id: Mapped[str | None] = mapped_column(String(16))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(200))
