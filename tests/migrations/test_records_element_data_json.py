@@ -35,9 +35,9 @@ def _stored(url: str) -> tuple[dict[str, object], dict[int, object]]:
 def _data_types(url: str) -> set[str]:
     if not url.startswith("postgresql"):
         return set()
-    rows = asyncio.run(run_statements(url, [(
-        "SELECT data_type FROM information_schema.columns WHERE column_name = 'data' "
-        "AND table_name IN ('records_item', 'records_item_version')", {})]))
+    types = ("SELECT data_type FROM information_schema.columns WHERE column_name = 'data' "
+             "AND table_name IN ('records_item', 'records_item_version')")
+    rows = asyncio.run(run_statements(url, [(types, {})]))
     return {t for (t,) in rows}
 
 
