@@ -38,7 +38,7 @@ from shared.db import copy_rows, raw_connections, utcnow
 
 GENESIS = "0" * 64
 STAGED_MAX_AGE = timedelta(minutes=5)  # verify_chain fails on a staged entry older than this
-_MIN_STAGED_SEQ = -(2**31 - 1)  # seq is a 32-bit integer
+_MIN_STAGED_SEQ = -(2**31 - 1)  # seq is a 32-bit integer in some logs
 LOCK_WAIT = "20ms"  # how long a batch of read entries waits for the chain's lock before it is staged
 
 logger = logging.getLogger("slds.audit")
@@ -312,7 +312,7 @@ async def chain_staged(session: AsyncSession, model: type[ChainedLogMixin], *, l
         # parse/bind/execute each, which on the read path was a large share of its CPU per read.
         await session.execute(text(
             f"UPDATE {table.name} AS t SET seq = m.new_seq, prev_hash = m.new_prev, hash = m.new_hash "
-            "FROM unnest(CAST(:old AS integer[]), CAST(:new AS integer[]), CAST(:prev AS text[]), "
+            "FROM unnest(CAST(:old AS bigint[]), CAST(:new AS bigint[]), CAST(:prev AS text[]), "
             "CAST(:hash AS text[])) AS m(old_seq, new_seq, new_prev, new_hash) WHERE t.seq = m.old_seq"),
             {"old": [m["old_seq"] for m in moves], "new": [m["new_seq"] for m in moves],
              "prev": [m["new_prev"] for m in moves], "hash": [m["new_hash"] for m in moves]})

@@ -205,6 +205,11 @@ class RecordsAccessLogEntry(ChainedLogMixin, Base):
     __tablename__ = "records_access_log"
     __table_args__ = (Index("ix_records_access_log_actor_at", "actor", "at"),)
 
+    # 64 bits: every read and written record adds an entry, and 32 bits would run out within a
+    # few years of a state's traffic (migration f9a0b1c2d3e4).
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=False)
+
     # Copied out of the (hashed) payload so auditors can find a student's entries by index; the
     # payload stays the evidence.
     state_id: Mapped[str | None] = mapped_column(String(16), index=True)

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from services.identity.service import AccountService
 from services.records.models import RecordsAccessLogEntry
-from shared.audit import StagedLogBatcher, lock_chain, verify_chain
-from shared.db import create_engine
+from shared.audit import StagedLogBatcher, entry_hash, lock_chain, verify_chain
+from shared.db import create_engine, utcnow
 from shared.settings import Settings
 from tests.helpers import committed_gateway
 from tests.services.records.conftest import STUDENTS, basic_record, enrollment
@@ -257,3 +257,39 @@ async def test_two_processes_crossing_the_limit_raise_one_alert(hot) -> None:
     assert sorted(reads for reads, _ in crossings) == [19, 28]
     assert [alert for _, alert in crossings].count(True) == 1
     assert await second.count(never, "user:two-workers", 1, 10, raw=database.engine) == (29, False)
+
+
+async def test_the_chain_goes_on_past_32_bit_sequence_numbers(hot) -> None:
+    """Every read and written record adds an entry, so a state's log reaches 2,147,483,647 entries
+    within years: the next one, by each way entries reach the chain (a read's batch appended by the
+    database, a submission's entries, staged reads folded in by the chainer), must still be
+    chained, and the request it logs must still answer."""
+    client, sis, _, sid, database, _ = hot
+    limit = 2**31 - 1
+    async with database.sessionmaker() as session:
+        await lock_chain(session, Log)
+        prev = (await session.scalars(select(Log.hash).where(Log.seq > 0).order_by(Log.seq.desc()).limit(1))).one()
+        at = utcnow()
+        session.add(Log(seq=limit, at=at, actor="test:head", action="test", request_id=None, payload="{}",
+                        prev_hash=prev, hash=entry_hash(prev, limit, at, "test:head", "test", None, "{}")))
+        await session.commit()
+
+    assert (await client.get(f"{STUDENTS}/{sid}", headers=sis)).status_code == 200
+    changed = basic_record(sid, enrollment=[enrollment(grade_level="07")])
+    assert (await client.post(STUDENTS, headers=sis, json=changed)).status_code == 200
+    async with database.sessionmaker() as writer:  # reads meanwhile are staged, then folded in
+        await lock_chain(writer, Log)
+        assert all(r.status_code == 200 for r in await asyncio.gather(
+            *(client.get(f"{STUDENTS}/{sid}", headers=sis) for _ in range(3))))
+        assert await _staged(database) == 3
+        await writer.commit()
+    assert await _wait_until_chained(database) == 0
+
+    async with database.sessionmaker() as session:
+        entries = (await session.scalars(select(Log).where(Log.seq >= limit).order_by(Log.seq))).all()
+    assert [e.seq for e in entries] == list(range(limit, limit + 6))
+    assert [e.action for e in entries[1:]] == ["read", "write", "read", "read", "read"]
+    for before, entry in zip(entries, entries[1:], strict=False):
+        assert entry.prev_hash == before.hash
+        assert entry.hash == entry_hash(entry.prev_hash, entry.seq, entry.at, entry.actor, entry.action,
+                                        entry.request_id, entry.payload)
