@@ -9,6 +9,7 @@ import asyncio
 import os
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -289,7 +290,7 @@ async def test_the_chain_goes_on_past_32_bit_sequence_numbers(hot) -> None:
         entries = (await session.scalars(select(Log).where(Log.seq >= limit).order_by(Log.seq))).all()
     assert [e.seq for e in entries] == list(range(limit, limit + 6))
     assert [e.action for e in entries[1:]] == ["read", "write", "read", "read", "read"]
-    for before, entry in zip(entries, entries[1:], strict=False):
+    for before, entry in pairwise(entries):
         assert entry.prev_hash == before.hash
         assert entry.hash == entry_hash(entry.prev_hash, entry.seq, entry.at, entry.actor, entry.action,
                                         entry.request_id, entry.payload)
