@@ -9,9 +9,9 @@ student's demographics, one enrollment, one assessment). Nothing queries inside 
 compare them in the service, and every read takes them back as text to decode in one go. As
 `jsonb` PostgreSQL parsed each one into a tree on the way in (a bulk write COPYs ~9,000 a
 request) and printed it back to text on every read; as `json` it only checks the text on the way
-in and hands it back as stored. Compact text is also smaller than `jsonb`'s tree (~165 against
-~190 bytes an element in the synthetic state). Measured in docs/benchmarks.md ("Records ingest,
-2026-12-05, evening").
+in and hands it back as stored. Compact text is also smaller than `jsonb`'s tree (~169 against
+~190 bytes an element in the synthetic state). Measured in docs/benchmarks.md ("Records,
+2026-12-05 (evening)").
 
 The change rewrites both tables (an ACCESS EXCLUSIVE lock while it runs: minutes on a state's
 history). SQLite is untouched: its JSON is text already.
