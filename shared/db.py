@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 from asyncpg import PostgresError
-from sqlalchemy import JSON, DateTime, MetaData, String, any_, bindparam, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, any_, bindparam, event
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -31,6 +31,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_
+
+# A 64-bit integer key (change versions, log sequence numbers, event ids): BIGINT on PostgreSQL,
+# INTEGER on SQLite, whose INTEGER PRIMARY KEY is 64 bits already and the only type it autoincrements.
+BigKey = BigInteger().with_variant(Integer(), "sqlite")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import ChainedLogMixin
-from shared.db import Base, TimestampMixin, new_uuid, utcnow
+from shared.db import Base, BigKey, TimestampMixin, new_uuid, utcnow
 
-EventId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+EventId = BigKey
 
 AGREEMENT_STATUSES = ("draft", "coordinator_review", "legal_review", "board_consent",
                       "superintendent_approval", "active", "rejected", "destruction_certified")

@@ -15,11 +15,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -28,14 +26,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.audit import ChainedLogMixin
-from shared.db import Base, TimestampMixin, new_uuid, utcnow
+from shared.db import Base, BigKey, TimestampMixin, new_uuid, utcnow
 
 # An element's data is stored as the JSON text written (PostgreSQL `json`, not `jsonb`): nothing
 # queries inside it, every read hands it back as text, and `json` is only checked on the way in
 # where `jsonb` is parsed into a tree, then printed again on every read (migration e8f9a0b1c2d3).
 ElementData = JSON()
 Document = JSON().with_variant(JSONB(), "postgresql")
-ChangeVersion = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+ChangeVersion = BigKey
 
 
 class RecordSubject(TimestampMixin, Base):
@@ -207,8 +205,7 @@ class RecordsAccessLogEntry(ChainedLogMixin, Base):
 
     # 64 bits: every read and written record adds an entry, and 32 bits would run out within a
     # few years of a state's traffic (migration f9a0b1c2d3e4).
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=False)
 
     # Copied out of the (hashed) payload so auditors can find a student's entries by index; the
     # payload stays the evidence.
